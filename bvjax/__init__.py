@@ -6,6 +6,6 @@ public functions and lists them in ``__all__``.
 
 __version__ = "0.1.0"
 
-from bvjax import data, diagnostics  # noqa: E402  (public subpackages)
+from bvjax import data, diagnostics
 
 __all__ = ["data", "diagnostics"]
