@@ -1,0 +1,1 @@
+"""bvjax's launch layer: absl entry point, training loop, configs, experiments, benchmarks."""

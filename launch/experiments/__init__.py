@@ -1,0 +1,46 @@
+"""Registry of experiments that `launch.train` can run, keyed by ``config.experiment``.
+
+An experiment is a module-like record of pure functions (see `Experiment`); the
+training loop in launch/train.py supplies the mesh, jit, checkpoints and logging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from launch.experiments import reinforce_baselines
+
+
+class Experiment(NamedTuple):
+    """The functions an experiment provides; ``config`` is bound first by the loop.
+
+    init(config, key) -> state pytree; make_batch(config, key) -> batch whose leaves
+    have leading dimension ``config.batch_size`` (sharded over the data axis);
+    train_step(config, state, batch) -> (state, metrics); evaluate(config, state, key)
+    -> metrics; progress(record) -> short console text; report(config, workdir,
+    history) -> markdown (and writes its plots into workdir).
+    """
+
+    init: Callable[..., Any]
+    make_batch: Callable[..., Any]
+    train_step: Callable[..., Any]
+    evaluate: Callable[..., Any]
+    progress: Callable[..., str]
+    report: Callable[..., str]
+
+
+def _from_module(module) -> Experiment:
+    return Experiment(*(getattr(module, field) for field in Experiment._fields))
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "reinforce_baselines": _from_module(reinforce_baselines),
+}
+
+
+def get(name: str) -> Experiment:
+    """Looks an experiment up; an unknown name raises KeyError listing the valid ones."""
+    if name not in EXPERIMENTS:
+        raise KeyError(f"config.experiment: unknown {name!r}; valid: {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
