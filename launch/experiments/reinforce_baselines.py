@@ -29,7 +29,7 @@ from bvjax.data import bandit_expected_return, bandit_policy_gradient, bandit_re
 from bvjax.diagnostics import bias_variance
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after selecting the headless backend)
+import matplotlib.pyplot as plt
 
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
 
@@ -163,16 +163,16 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     lines = [
         "# REINFORCE baselines on a softmax bandit",
         "",
-        f"K={config.num_arms} arms with means {config.reward_offset} + linspace(0, 1), reward noise "
+        (f"K={config.num_arms} arms with means {config.reward_offset} + linspace(0, 1), reward noise "
         f"σ={config.noise_std}; {config.num_seeds} seeds, each with {config.batch_size} groups of G={g} "
         f"pulls per step; {config.optimizer.name} lr={config.optimizer.learning_rate}; "
         f"{config.num_steps} steps; meter: {config.meter_draws} draws per seed every "
-        f"{config.eval_every} steps, against the exact gradient π ⊙ (μ − J).",
+        f"{config.eval_every} steps, against the exact gradient π ⊙ (μ − J)."),
         "",
-        "Meter figures are averages over all evaluations and seeds (± standard error). `shrink` is "
+        ("Meter figures are averages over all evaluations and seeds (± standard error). `shrink` is "
         "Σ⟨E ĝ, ∇J⟩ / Σ‖∇J‖² over evaluations: theory puts it at 1 for the unbiased estimators and "
         f"at (G−1)/G = {(g - 1) / g:.3f} for the mean baseline. `steps to 90%` is the first evaluated step "
-        f"at which the seed-mean J reaches {threshold:.3f} (90% of the way from uniform to the best arm).",
+        f"at which the seed-mean J reaches {threshold:.3f} (90% of the way from uniform to the best arm)."),
         "",
         "| estimator | bias² | variance | MSE | shrink | steps to 90% | final J |",
         "|---|---|---|---|---|---|---|",

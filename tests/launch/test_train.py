@@ -23,8 +23,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def small_config(**overrides):
     config = reinforce_baselines.get_config()
-    config.update(dict(num_steps=12, num_seeds=2, meter_draws=32, eval_every=2, log_every=4,
-                       checkpoint_every=4))
+    config.update({"num_steps": 12, "num_seeds": 2, "meter_draws": 32, "eval_every": 2, "log_every": 4,
+                       "checkpoint_every": 4})
     config.update(overrides)
     return config
 
