@@ -1,0 +1,31 @@
+"""bvjax.preference: DPO family, ORPO, SFT, BVPO and group alignment losses."""
+
+from bvjax.preference._bvpo import (
+    BVPOAlphaEstimate,
+    bvpo_alpha_estimate,
+    bvpo_empty_trace_loss,
+    bvpo_loss,
+    bvpo_optimal_alpha,
+    bvpo_trace_loss,
+)
+from bvjax.preference._dpo import dpo_loss, ipo_loss
+from bvjax.preference._group_alignment import group_alignment_loss
+from bvjax.preference._logprobs import sequence_logps, token_logps
+from bvjax.preference._orpo import orpo_loss
+from bvjax.preference._sft import sft_loss
+
+__all__ = [
+    "BVPOAlphaEstimate",
+    "bvpo_alpha_estimate",
+    "bvpo_empty_trace_loss",
+    "bvpo_loss",
+    "bvpo_optimal_alpha",
+    "bvpo_trace_loss",
+    "dpo_loss",
+    "group_alignment_loss",
+    "ipo_loss",
+    "orpo_loss",
+    "sequence_logps",
+    "sft_loss",
+    "token_logps",
+]

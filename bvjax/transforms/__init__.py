@@ -1,0 +1,5 @@
+"""bvjax.transforms: optax gradient transformations."""
+
+from bvjax.transforms._bvpo import BVPOMixState, bvpo_mix
+
+__all__ = ["BVPOMixState", "bvpo_mix"]
