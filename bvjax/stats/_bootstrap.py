@@ -1,0 +1,328 @@
+"""Bootstrap resampling, confidence intervals and the OOB / .632 / .632+ combinations.
+
+Randomness stays outside the estimators: resampling indices come in as an array (drawn
+with `bootstrap_indices` from a key, or replayed from a peer's NumPy stream), out-of-bag
+sets are full-length boolean masks, and model fitting happens in the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import ndtri
+
+from bvjax import _checks
+from bvjax.stats._distributions import _broadcastable, _float_dtype
+
+
+class BootstrapCI(NamedTuple):
+    """What `bootstrap_ci` returns; unpacks like mlxtend's ``bootstrap`` tuple.
+
+    Attributes:
+        original: the statistic on the original sample.
+        standard_error: the standard deviation of the bootstrap replicates.
+        ci: ``(lower, upper)`` confidence bounds.
+    """
+
+    original: jax.Array
+    standard_error: jax.Array
+    ci: tuple[jax.Array, jax.Array]
+
+
+def bootstrap_indices(key: jax.Array, *, num_items: int, num_resamples: int) -> jax.Array:
+    r"""Draws nonparametric bootstrap resamples: ``num_resamples`` rows of ``num_items`` indices.
+
+    .. math::  I_{r,i} \sim \mathrm{Uniform}\{0, \dots, n - 1\}\ \text{i.i.d.}
+
+    The indices feed `bootstrap_ci`, `out_of_bag_mask` and the model-fitting harness;
+    any other stream of the same shape (e.g. NumPy's, to replay a peer) works as well.
+
+    Args:
+        key: a PRNG key.
+        num_items: static int n >= 1, the sample size.
+        num_resamples: static int B >= 1.
+
+    Returns:
+        [B, n] int32 indices into the sample.
+
+    Examples:
+        >>> import jax
+        >>> from bvjax.stats import bootstrap_indices
+        >>> bootstrap_indices(jax.random.key(0), num_items=5, num_resamples=3).shape
+        (3, 5)
+
+    References:
+        Efron, Bootstrap Methods: Another Look at the Jackknife, 1979.
+    """
+    _checks.dims(key=(key, ("[]", "[2]")))
+    _checks.positive_int(num_items=num_items, num_resamples=num_resamples)
+    return jax.random.randint(key, (num_resamples, num_items), 0, num_items, dtype=jnp.int32)
+
+
+def out_of_bag_mask(indices: jax.Array, *, num_items: int | None = None) -> jax.Array:
+    r"""Out-of-bag masks: which items each bootstrap resample left out.
+
+    .. math::  \mathrm{OOB}_{r,i} = [\, i \notin \{I_{r,1}, \dots, I_{r,m}\} \,]
+
+    Args:
+        indices: [B, M] int, bootstrap resamples (e.g. from `bootstrap_indices`).
+        num_items: static int n, the sample size; defaults to M (resamples of full size).
+
+    Returns:
+        [B, n] bool, True where item i is out of bag in resample r.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.stats import out_of_bag_mask
+        >>> out_of_bag_mask(jnp.array([[0, 0, 2]])).tolist()
+        [[False, True, False]]
+
+    References:
+        Efron and Tibshirani, Improvements on Cross-Validation: The .632+ Bootstrap
+        Method, 1997.
+    """
+    shape = _checks.dims(indices=(indices, "[B, M]", "int"))
+    n = shape["M"] if num_items is None else num_items
+    _checks.positive_int(num_items=n)
+    counts = jax.vmap(lambda row: jnp.zeros((n,), jnp.int32).at[row].add(1, mode="drop"))(indices)
+    return counts == 0
+
+
+def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.Array], jax.Array] | None = None,
+                 confidence: float = 0.95, ddof: int = 1, quantile_rule: str = "mlxtend") -> BootstrapCI:
+    r"""Percentile bootstrap confidence interval and standard error of a statistic.
+
+    With replicates :math:`\theta^*_r = \mathrm{stat}(x[I_r])`, :math:`r = 1..B`,
+
+    .. math::  \mathrm{SE} = \sqrt{\tfrac{1}{B - \mathrm{ddof}} \textstyle\sum_r (\theta^*_r - \bar\theta^*)^2},\qquad
+               \mathrm{CI} = \big(\theta^*_{(\alpha/2)},\ \theta^*_{(1-\alpha/2)}\big),\ \alpha = 1 - \mathrm{confidence}.
+
+    ``quantile_rule="mlxtend"`` takes the sorted replicate at rank
+    :math:`\mathrm{round}(qB) - 1` (round half to even, clipped to [0, B-1]), as mlxtend's
+    ``bootstrap`` does; ``"linear"`` interpolates as ``numpy.percentile`` and
+    ``scipy.stats.bootstrap(method="percentile")`` do.
+
+    Args:
+        x: [N] or [N, D] data, one item per row.
+        indices: [B, N'] int resamples (usually N' = N), from `bootstrap_indices` or any
+            other stream, e.g. ``np.random.RandomState(seed).choice(N, N)`` per row to
+            replay mlxtend.
+        statistic: static callable ``[N', ...] -> scalar``; defaults to the mean over
+            axis 0. It is vmapped over the resamples.
+        confidence: static float in (0, 1).
+        ddof: static int, the standard error's delta degrees of freedom.
+        quantile_rule: static ``"mlxtend"`` or ``"linear"``.
+
+    Returns:
+        `BootstrapCI` ``(original, standard_error, (lower, upper))`` of scalars.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from bvjax.stats import bootstrap_ci, bootstrap_indices
+        >>> x = jnp.arange(10.0)
+        >>> idx = bootstrap_indices(jax.random.key(0), num_items=10, num_resamples=1000)
+        >>> original, se, (lo, hi) = bootstrap_ci(x, idx)
+        >>> float(original), bool(lo < 4.5 < hi)
+        (4.5, True)
+
+    References:
+        Efron and Tibshirani, An Introduction to the Bootstrap, 1993 (ch. 13).
+        Raschka, Model Evaluation, Model Selection, and Algorithm Selection in Machine
+        Learning, 2018 (arXiv 1811.12808).
+    """
+    _checks.dims(x=(x, ("[N]", "[N, D]"), "number"), indices=(indices, "[B, M]", "int"))
+    _checks.in_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    _checks.one_of("quantile_rule", quantile_rule, ("mlxtend", "linear"))
+    num_resamples = indices.shape[0]
+    if num_resamples - ddof < 1:
+        raise ValueError(f"indices: expected [B, M] int with B > ddof={ddof}, got shape {tuple(indices.shape)}")
+    stat = statistic if statistic is not None else (lambda s: jnp.mean(s, axis=0))
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(_float_dtype())
+    original = stat(x)
+    replicates = jax.vmap(lambda idx: stat(x[idx]))(indices)
+    _checks.rank(**{"statistic(x)": original}, expected="[]")
+    se = jnp.sqrt(jnp.sum((replicates - jnp.mean(replicates)) ** 2) / (num_resamples - ddof))
+    bound = (1.0 - confidence) / 2.0
+    if quantile_rule == "mlxtend":
+        ordered = jnp.sort(replicates)
+
+        def at(q):
+            rank = min(max(round(q * num_resamples) - 1, 0), num_resamples - 1)
+            return ordered[rank]
+
+        lower, upper = at(bound), at(confidence + bound)
+    else:
+        lower, upper = jnp.quantile(replicates, jnp.array([bound, 1.0 - bound], replicates.dtype))
+    return BootstrapCI(original, se, (lower, upper))
+
+
+def normal_approx_ci(accuracy: jax.Array, num_items: jax.Array, *, confidence: float = 0.95
+                     ) -> tuple[jax.Array, jax.Array]:
+    r"""Normal-approximation (Wald) confidence interval of a holdout accuracy.
+
+    .. math::  \mathrm{ACC} \pm z_{1-\alpha/2}\sqrt{\mathrm{ACC}(1-\mathrm{ACC})/n},\quad \alpha = 1 - \mathrm{confidence}.
+
+    Args:
+        accuracy: [...] float in [0, 1], the test-set accuracy (or any proportion).
+        num_items: [...] int or float > 0, the test-set size n (broadcasts).
+        confidence: float in (0, 1).
+
+    Returns:
+        ``(lower, upper)``, each [...] float, not clipped to [0, 1]; an accuracy of 0 or
+        1 gives a zero-width interval.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.stats import normal_approx_ci
+        >>> lo, hi = normal_approx_ci(jnp.array(0.9), 100)
+        >>> round(float(lo), 4), round(float(hi), 4)  # 0.9 -/+ 1.959964 * 0.03
+        (0.8412, 0.9588)
+
+    References:
+        Raschka, Model Evaluation, Model Selection, and Algorithm Selection in Machine
+        Learning, 2018 (arXiv 1811.12808).
+    """
+    _broadcastable(accuracy=accuracy, num_items=num_items)
+    _checks.in_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    dtype = _float_dtype(accuracy, num_items)
+    acc = jnp.asarray(accuracy, dtype)
+    z = ndtri(jnp.asarray(1.0 - (1.0 - confidence) / 2.0, dtype))
+    half = z * jnp.sqrt(acc * (1.0 - acc) / jnp.asarray(num_items, dtype))
+    return acc - half, acc + half
+
+
+def no_information_error(y_true: jax.Array, y_pred: jax.Array, *, loss: str = "zero_one",
+                         num_classes: int | None = None) -> jax.Array:
+    r"""No-information error rate: the loss averaged over every (target, prediction) pair.
+
+    .. math::  \hat\gamma = \frac{1}{n^2}\sum_{i=1}^n\sum_{j=1}^n L(y_i, \hat y_j)
+
+    For the 0-1 loss this is :math:`\sum_k p_k (1 - q_k)` with :math:`p_k, q_k` the
+    fractions of targets and predictions in class k; for the squared loss it is
+    :math:`\overline{y^2} - 2\bar y\,\bar{\hat y} + \overline{\hat y^2}`.
+
+    Args:
+        y_true: [N] targets (class labels, or floats for ``loss="squared"``).
+        y_pred: [N] predictions of one model on the same items.
+        loss: static ``"zero_one"`` or ``"squared"``.
+        num_classes: static int; with the 0-1 loss, labels in ``[0, num_classes)`` are
+            counted in O(N) memory. ``None`` compares all N^2 pairs.
+
+    Returns:
+        Float scalar :math:`\hat\gamma`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.stats import no_information_error
+        >>> no_information_error(jnp.array([0, 0, 1, 1]), jnp.array([0, 1, 1, 1]))
+        Array(0.5, dtype=float32)
+
+    References:
+        Efron and Tibshirani, Improvements on Cross-Validation: The .632+ Bootstrap
+        Method, 1997.
+    """
+    _checks.dims(y_true=(y_true, "[N]", "number"), y_pred=(y_pred, "[N]", "number"))
+    _checks.one_of("loss", loss, ("zero_one", "squared"))
+    dtype = _float_dtype(y_true, y_pred)
+    if loss == "squared":
+        yt = jnp.asarray(y_true, dtype)
+        yp = jnp.asarray(y_pred, dtype)
+        return jnp.mean(yt**2) - 2.0 * jnp.mean(yt) * jnp.mean(yp) + jnp.mean(yp**2)
+    if num_classes is None:
+        return 1.0 - jnp.mean(jnp.asarray(y_true)[:, None] == jnp.asarray(y_pred)[None, :], dtype=dtype)
+    _checks.positive_int(num_classes=num_classes)
+    p = jnp.mean(jax.nn.one_hot(y_true, num_classes, dtype=dtype), axis=0)
+    q = jnp.mean(jax.nn.one_hot(y_pred, num_classes, dtype=dtype), axis=0)
+    return 1.0 - jnp.sum(p * q)
+
+
+POINT632_METHODS = ("oob", ".632", ".632+")
+
+
+def point632_combine(oob_error: jax.Array, resub_error: jax.Array, no_info_error: jax.Array | None = None, *,
+                     method: str = ".632+", safeguards: bool = True) -> jax.Array:
+    r"""Combines out-of-bag and resubstitution errors into the OOB, .632 or .632+ estimate.
+
+    Per bootstrap round, with :math:`\epsilon_1` the out-of-bag error,
+    :math:`\epsilon_0` the resubstitution error and :math:`\gamma` the no-information
+    error (`no_information_error`):
+
+    - ``"oob"``: :math:`\epsilon_1`.
+    - ``".632"``: :math:`0.368\,\epsilon_0 + 0.632\,\epsilon_1`.
+    - ``".632+"``: :math:`R = (\epsilon_1 - \epsilon_0)/(\gamma - \epsilon_0)`,
+      :math:`w = 0.632/(1 - 0.368 R)` and :math:`(1 - w)\,\epsilon_0 + w\,\epsilon_1`.
+
+    With ``safeguards=True`` (default, Efron and Tibshirani 1997, eq. 32),
+    :math:`\epsilon_1' = \min(\epsilon_1, \gamma)`, :math:`R' = (\epsilon_1' -
+    \epsilon_0)/(\gamma - \epsilon_0)` when :math:`\epsilon_1 > \epsilon_0` and
+    :math:`\gamma > \epsilon_0` (else 0), clipped to [0, 1], and
+
+    .. math::  \mathrm{Err}^{.632+} = \mathrm{Err}^{.632} + (\epsilon_1' - \epsilon_0)\,
+               \frac{0.368 \cdot 0.632\, R'}{1 - 0.368 R'}.
+
+    ``safeguards=False`` is mlxtend's unguarded per-round form, which can leave [0, 1]
+    or blow up when :math:`\gamma \approx \epsilon_0`; where :math:`\gamma = \epsilon_0`
+    exactly it takes R = 0 (mlxtend returns NaN or ±inf).
+
+    Errors are losses (lower is better): pass 1 - accuracy, or an MSE. The .632 and
+    unguarded .632+ forms are unchanged by an affine map of the loss, so mlxtend's
+    ``1 - score`` convention for any scoring function gives the same numbers.
+
+    Args:
+        oob_error: [...] float, out-of-bag error per round.
+        resub_error: [...] float, resubstitution error per round (mlxtend: the round's
+            model scored on the whole data set).
+        no_info_error: [...] float, the no-information error per round; needed only for
+            ``".632+"``.
+        method: static ``"oob"``, ``".632"`` or ``".632+"``.
+        safeguards: static bool, Efron and Tibshirani's safeguards for ``".632+"``.
+
+    Returns:
+        [...] float, the combined error per round; average over rounds yourself.
+
+    Departures from mlxtend: safeguards are on by default; mlxtend's
+    ``bootstrap_point632_score(method=".632+")`` is ``safeguards=False``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.stats import point632_combine
+        >>> e1, e0, gamma = jnp.array(0.3), jnp.array(0.0), jnp.array(0.5)
+        >>> round(float(point632_combine(e1, e0, gamma, method=".632")), 4)  # 0.632 * 0.3
+        0.1896
+        >>> round(float(point632_combine(e1, e0, gamma)), 4)  # R = 0.6, w = 0.632 / 0.7792
+        0.2433
+
+    References:
+        Efron and Tibshirani, Improvements on Cross-Validation: The .632+ Bootstrap
+        Method, 1997.
+        Raschka, Model Evaluation, Model Selection, and Algorithm Selection in Machine
+        Learning, 2018 (arXiv 1811.12808).
+    """
+    _checks.one_of("method", method, POINT632_METHODS)
+    if method == ".632+" and no_info_error is None:
+        raise ValueError("no_info_error: expected [...] float for method='.632+', got None")
+    _broadcastable(oob_error=oob_error, resub_error=resub_error, no_info_error=no_info_error)
+    dtype = _float_dtype(oob_error, resub_error, *(() if no_info_error is None else (no_info_error,)))
+    e1 = jnp.asarray(oob_error, dtype)
+    e0 = jnp.asarray(resub_error, dtype)
+    if method == "oob":
+        return jnp.broadcast_to(e1, jnp.broadcast_shapes(e1.shape, e0.shape))
+    if method == ".632":
+        return 0.368 * e0 + 0.632 * e1
+    gamma = jnp.asarray(no_info_error, dtype)
+    if not safeguards:
+        denom = gamma - e0
+        r = jnp.where(denom != 0, (e1 - e0) / jnp.where(denom != 0, denom, 1.0), 0.0)
+        w = 0.632 / (1.0 - 0.368 * r)
+        return (1.0 - w) * e0 + w * e1
+    e1_capped = jnp.minimum(e1, gamma)
+    valid = (e1 > e0) & (gamma > e0)
+    r = jnp.where(valid, (e1_capped - e0) / jnp.where(valid, gamma - e0, 1.0), 0.0)
+    r = jnp.clip(r, 0.0, 1.0)
+    return 0.368 * e0 + 0.632 * e1 + (e1_capped - e0) * (0.368 * 0.632 * r) / (1.0 - 0.368 * r)
+
