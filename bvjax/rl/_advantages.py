@@ -1,0 +1,194 @@
+"""Group-relative advantages: GRPO, Dr.GRPO and RLOO over dense or ragged groups."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from bvjax import _checks
+from pallas_kernels import _common
+from pallas_kernels import grouped_advantage as _kernel
+
+SINGLETON_RULES = ("raw", "zero")
+
+
+def _layout(rewards, group_ids, mask, name="rewards"):
+    """Checks the dense/ragged contract; returns (mask as bool, is_dense)."""
+    if group_ids is None:
+        _checks.dims(**{name: (rewards, "[P, G]", "number")}, mask=(mask, "[P, G]", "bool"))
+    else:
+        _checks.dims(**{name: (rewards, "[N]", "number")}, group_ids=(group_ids, "[N]", "int"),
+                     mask=(mask, "[N]", "bool"))
+    valid = jnp.ones(rewards.shape, bool) if mask is None else mask
+    return valid, group_ids is None
+
+
+def _float(x):
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
+def scale_exponent(values, valid):
+    """Smallest e >= 0 with max |values| <= 2^e over valid entries (int32 scalar).
+
+    Statistics are computed on ``ldexp(values, -e)``, an exact rescaling into [-1, 1],
+    so no finite input overflows to inf (and then NaN) in the squares or differences.
+    """
+    top = jnp.max(jnp.where(valid, jnp.abs(values), 0.0), initial=0.0)
+    _, e = jnp.frexp(top)
+    return jnp.maximum(e, 0).astype(jnp.int32)
+
+
+def group_stats(rewards, group_ids, valid, implementation):
+    """Per-entry ``(count, centred, m2)`` of each entry's group, float32, same shape as rewards."""
+    impl = _common.resolve_implementation(implementation)
+    if group_ids is None:
+        fn = _kernel.dense_group_stats if impl == "pallas" else _kernel.dense_group_stats_reference
+        count, centred, m2 = fn(rewards, valid)
+        shape = rewards.shape
+        return jnp.broadcast_to(count[:, None], shape), centred, jnp.broadcast_to(m2[:, None], shape)
+    if impl == "pallas":
+        depth = jnp.where(valid, 0, -1).astype(jnp.int32)
+        count, centred, m2 = _kernel.level_stats(rewards, jnp.zeros_like(depth), group_ids[None], depth)
+        return count[:, 0], centred[:, 0], m2[:, 0]
+    return _kernel.segment_stats(rewards, valid, [group_ids])
+
+
+def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_ddof, eps, singleton):
+    """The elementwise GRPO epilogue shared by every path (no NaN for finite input).
+
+    ``centred`` and ``m2`` are statistics of ``ldexp(rewards, -exponent)``.
+    """
+    dtype = rewards.dtype
+    r = rewards.astype(jnp.float32)
+    if normalize:
+        std = jnp.sqrt(m2 / jnp.maximum(count - std_ddof, 1.0))
+        denom = std + jnp.ldexp(jnp.float32(eps), -exponent)
+        adv = jnp.where(denom > 0, centred / jnp.where(denom > 0, denom, 1.0), 0.0)
+        raw = r / (1.0 + eps)  # verl: mean 0, std 1
+    else:
+        adv, raw = jnp.ldexp(centred, exponent), r
+    single = count == 1
+    adv = jnp.where(single, raw if singleton == "raw" else 0.0, adv)
+    adv = jnp.where(valid & (count > 0), adv, 0.0)
+    return jax.lax.stop_gradient(adv.astype(dtype))
+
+
+def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, mask: jax.Array | None = None,
+                     normalize: bool = True, std_ddof: int = 1, eps: float = 1e-6, singleton: str = "raw",
+                     implementation: str | None = None) -> jax.Array:
+    r"""Group-relative advantages of GRPO (and, with ``normalize=False``, Dr.GRPO).
+
+    For each group :math:`g` of valid (unmasked) entries with :math:`n_g` members,
+
+    .. math::
+        \mu_g = \frac1{n_g}\sum_{j\in g} r_j,\qquad
+        \sigma_g = \Big(\frac{1}{n_g - d}\sum_{j\in g}(r_j-\mu_g)^2\Big)^{1/2},\qquad
+        A_i = \frac{r_i - \mu_g}{\sigma_g + \varepsilon}\ \ (\text{normalize}),\quad
+        A_i = r_i - \mu_g\ \ (\text{Dr.GRPO}),
+
+    with :math:`d` = ``std_ddof`` (1: unbiased ``torch.std``, as verl; 0: population).
+    The variance is computed in two passes, centring on the group's maximum first and
+    then on the mean (verl's vectorised ``E[x^2] - mean^2`` loses every digit when the
+    rewards sit far from zero), so an all-equal group gets exactly 0.
+
+    Edge cases, all finite:
+
+    - singleton group (one valid member): ``singleton="raw"`` reproduces verl's mean 0,
+      std 1, i.e. :math:`A = r/(1+\varepsilon)` (``r`` with ``normalize=False``);
+      ``"zero"`` gives 0.
+    - zero-variance group: 0 (the numerator is exactly 0), also with ``eps=0``.
+    - masked entries are excluded from the statistics and get 0; so does an all-masked group.
+
+    Statistics are computed in float32 on the rewards rescaled by an exact power of two
+    into [-1, 1], so no finite input overflows into NaN. The result is wrapped in
+    ``stop_gradient``: advantages are constants of the policy
+    gradient (verl computes them under ``no_grad``).
+
+    Args:
+        rewards: [P, G] float (P groups of G samples, one group per row), or [N] float
+            with ``group_ids``.
+        group_ids: None, or [N] int: rows with equal ids form one group (any int values,
+            in any order; a group may be scattered over the batch).
+        mask: optional bool of the shape of ``rewards``; False entries are excluded.
+        normalize: divide by :math:`\sigma_g + \varepsilon` (GRPO); False is Dr.GRPO.
+        std_ddof: 1 (unbiased, verl) or 0 (population).
+        eps: :math:`\varepsilon \ge 0`, added to the std (not the variance).
+        singleton: ``"raw"`` (verl) or ``"zero"``.
+        implementation: ``"pallas"``, ``"xla"`` or None (Pallas on TPU/GPU, else XLA).
+
+    Returns:
+        Advantages, the shape and (float) dtype of ``rewards``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.rl import group_advantages
+        >>> group_advantages(jnp.array([[0.0, 1.0, 1.0, 0.0]]), eps=0.0)
+        Array([[-0.86602545,  0.86602545,  0.86602545, -0.86602545]], dtype=float32)
+        >>> group_advantages(jnp.array([1.0, 3.0, 5.0]), jnp.array([7, 7, 2]), normalize=False)
+        Array([-1.,  1.,  5.], dtype=float32)
+
+    References:
+        Shao et al, DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open
+        Language Models, 2024 (arXiv 2402.03300).
+        Liu et al, Understanding R1-Zero-Like Training: A Critical Perspective, 2025
+        (arXiv 2503.20783).
+        Sheng et al, HybridFlow: A Flexible and Efficient RLHF Framework (verl), 2024
+        (arXiv 2409.19256).
+
+    Departure from verl: verl's vectorised path also floors the variance at eps and
+    uses the one-pass variance; bvjax follows verl's reference loop
+    (``compute_grpo_outcome_advantage``) with a two-pass variance.
+    """
+    valid, _ = _layout(rewards, group_ids, mask)
+    _checks.one_of("std_ddof", std_ddof, (0, 1))
+    _checks.one_of("singleton", singleton, SINGLETON_RULES)
+    _checks.in_range("eps", eps, low=0.0)
+    rewards = _float(rewards)
+    r32 = rewards.astype(jnp.float32)
+    exponent = scale_exponent(r32, valid)
+    count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, implementation)
+    return normalise(rewards, valid, count, centred, m2, exponent, normalize=normalize, std_ddof=std_ddof,
+                     eps=eps, singleton=singleton)
+
+
+def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
+                    mask: jax.Array | None = None) -> jax.Array:
+    r"""Leave-one-out (RLOO) advantages: each reward minus the mean of the others in its group.
+
+    .. math::
+        A_i = r_i - \frac{1}{n_g-1}\sum_{j\in g,\,j\ne i} r_j = \frac{n_g}{n_g-1}\,(r_i - \mu_g)
+
+    Edge cases: a singleton group keeps its raw reward (verl's
+    ``compute_rloo_outcome_advantage``); masked entries and all-masked groups get 0.
+    The result is wrapped in ``stop_gradient``.
+
+    Args:
+        rewards: [P, G] float (one group per row), or [N] float with ``group_ids``.
+        group_ids: None, or [N] int; rows with equal ids form one group.
+        mask: optional bool of the shape of ``rewards``; False entries are excluded.
+
+    Returns:
+        Advantages, the shape and (float) dtype of ``rewards``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.rl import rloo_advantages
+        >>> rloo_advantages(jnp.array([[1.0, 2.0, 6.0]]))
+        Array([[-3. , -1.5,  4.5]], dtype=float32)
+
+    References:
+        Kool et al, Buy 4 REINFORCE Samples, Get a Baseline for Free!, 2019.
+        Ahmadian et al, Back to Basics: Revisiting REINFORCE Style Optimization for
+        Learning from Human Feedback in LLMs, 2024 (arXiv 2402.14740).
+
+    Follows verl exactly, including the singleton rule.
+    """
+    valid, _ = _layout(rewards, group_ids, mask)
+    rewards = _float(rewards)
+    r32 = rewards.astype(jnp.float32)
+    exponent = scale_exponent(r32, valid)
+    count, centred, _ = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, "xla")
+    scale = count / jnp.maximum(count - 1.0, 1.0)
+    adv = jnp.where(count == 1, r32, jnp.ldexp(scale * centred, exponent))
+    adv = jnp.where(valid & (count > 0), adv, 0.0)
+    return jax.lax.stop_gradient(adv.astype(rewards.dtype))

@@ -1,0 +1,113 @@
+"""DAPO's dynamic-sampling group filter and overlong reward shaping."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from bvjax import _checks
+from pallas_kernels import grouped_advantage as _kernel
+
+
+def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
+                      mask: jax.Array | None = None) -> jax.Array:
+    r"""DAPO's dynamic-sampling filter: keep groups whose rewards are not all equal.
+
+    .. math::  \text{keep}_g = \big[\,0 < \#\{i \in g : \text{correct}_i\} < |g|\,\big]
+
+    for 0/1 correctness, which is the same as "the group's valid rewards are not all
+    equal" (standard deviation > 0); that second form is what is computed, so graded
+    rewards work too. A group with all rewards equal gives every GRPO advantage 0, so it
+    carries no gradient and DAPO over-samples prompts until enough groups pass.
+    Groups with fewer than two valid entries (singletons, all-masked) are dropped.
+
+    Args:
+        rewards: [P, G] float or bool (one group per row), or [N] with ``group_ids``.
+        group_ids: None, or [N] int; rows with equal ids form one group.
+        mask: optional bool of the shape of ``rewards``; False entries are ignored.
+
+    Returns:
+        bool: [P] (one flag per group) for dense input, [N] (the flag of each row's
+        group, False for masked rows) for ragged input.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.rl import dapo_group_filter
+        >>> dapo_group_filter(jnp.array([[1, 0, 1], [1, 1, 1], [0, 0, 0]], bool))
+        Array([ True, False, False], dtype=bool)
+
+    References:
+        Yu et al, DAPO: An Open-Source LLM Reinforcement Learning System at Scale, 2025
+        (arXiv 2503.14476).
+
+    Departure from verl's recipe: verl (``filter_groups``) also keeps single-sample
+    groups (std of one value is taken as passing); here they are dropped, as the
+    paper's condition 0 < correct < G excludes them. The over-sampling loop itself is
+    host-side control flow and stays with the caller.
+    """
+    if group_ids is None:
+        _checks.dims(rewards=(rewards, "[P, G]"), mask=(mask, "[P, G]", "bool"))
+    else:
+        _checks.dims(rewards=(rewards, "[N]"), group_ids=(group_ids, "[N]", "int"), mask=(mask, "[N]", "bool"))
+    if not (jnp.issubdtype(rewards.dtype, jnp.number) or rewards.dtype == jnp.bool_):
+        raise TypeError(f"rewards: expected float, int or bool, got {rewards.dtype}")
+    valid = jnp.ones(rewards.shape, bool) if mask is None else mask
+    r = rewards.astype(jnp.float32)
+    if group_ids is None:
+        n = jnp.sum(valid, axis=1)
+        hi = jnp.max(jnp.where(valid, r, -jnp.inf), axis=1)
+        lo = jnp.min(jnp.where(valid, r, jnp.inf), axis=1)
+        return (n >= 2) & (hi > lo)
+    num = r.shape[0]
+    seg = _kernel._segment_ids([valid.astype(jnp.int32), group_ids.astype(jnp.int32)])
+    hi = jax.ops.segment_max(jnp.where(valid, r, -jnp.inf), seg, num)
+    lo = jax.ops.segment_min(jnp.where(valid, r, jnp.inf), seg, num)
+    n = jax.ops.segment_sum(valid.astype(jnp.int32), seg, num)
+    return valid & (n[seg] >= 2) & (hi[seg] > lo[seg])
+
+
+def overlong_penalty(lengths: jax.Array, *, max_length: int, cache_length: int,
+                     penalty_factor: float = 1.0) -> jax.Array:
+    r"""DAPO's soft overlong punishment, a length-dependent reward added to the score.
+
+    .. math::
+        R_\text{len}(y) = -\lambda\cdot\begin{cases}
+            0 & |y| \le L_\max - L_\text{cache}\\
+            \dfrac{|y| - (L_\max - L_\text{cache})}{L_\text{cache}} & L_\max - L_\text{cache} < |y| \le L_\max\\
+            1 & |y| > L_\max
+        \end{cases}
+
+    i.e. a linear ramp from 0 to :math:`-\lambda` over the last ``cache_length`` tokens
+    before ``max_length``, constant beyond (:math:`\lambda` = ``penalty_factor``, 1 in
+    the paper).
+
+    Args:
+        lengths: [...] int or float, response lengths :math:`|y|` in tokens.
+        max_length: :math:`L_\max`, e.g. 20480.
+        cache_length: :math:`L_\text{cache}` in [1, max_length], e.g. 4096.
+        penalty_factor: :math:`\lambda \ge 0`.
+
+    Returns:
+        [...] float32, the penalty (<= 0).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.rl import overlong_penalty
+        >>> overlong_penalty(jnp.array([100, 18432, 20480, 30000]), max_length=20480, cache_length=4096)
+        Array([ 0. , -0.5, -1. , -1. ], dtype=float32)
+
+    References:
+        Yu et al, DAPO: An Open-Source LLM Reinforcement Learning System at Scale, 2025
+        (arXiv 2503.14476), Eq. 13.
+
+    Departure from verl: verl's ``overlong_buffer`` penalty has no floor at
+    :math:`-\lambda` (its generations are truncated at :math:`L_\max`, so the two agree
+    on every length verl produces); the paper's floor is kept here.
+    """
+    _checks.dims(lengths=(lengths, "[...]", "number"))
+    _checks.positive_int(max_length=max_length, cache_length=cache_length)
+    if cache_length > max_length:
+        raise ValueError(f"cache_length: expected <= max_length={max_length}, got {cache_length}")
+    _checks.in_range("penalty_factor", penalty_factor, low=0.0)
+    exceed = lengths.astype(jnp.float32) - float(max_length - cache_length)
+    return 0.0 - penalty_factor * jnp.clip(exceed / float(cache_length), 0.0, 1.0)

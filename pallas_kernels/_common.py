@@ -1,0 +1,54 @@
+"""Helpers shared by the Pallas kernels: interpret-mode switch and `implementation=` dispatch."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+__all__: list[str] = []  # private module.
+
+IMPLEMENTATIONS = ("pallas", "xla", None)
+_ENV = "BVJAX_PALLAS_INTERPRET"
+_NATIVE = ("tpu", "gpu", "cuda", "rocm")
+
+
+def interpret_mode() -> bool:
+    """Whether Pallas kernels run in interpret mode.
+
+    ``BVJAX_PALLAS_INTERPRET=1`` forces interpret mode, ``0`` disables it; otherwise
+    kernels are interpreted exactly when the default backend is the CPU (where Pallas
+    cannot compile), so CPU CI runs every kernel.
+    """
+    value = os.environ.get(_ENV, "").strip()
+    if value == "1":
+        return True
+    if value == "0":
+        return False
+    if value:
+        raise ValueError(f"{_ENV}: expected '0' or '1', got {value!r}")
+    return jax.default_backend() == "cpu"
+
+
+def resolve_implementation(implementation: str | None, *, backend: str | None = None) -> str:
+    """Resolves ``implementation="pallas" | "xla" | None`` to ``"pallas"`` or ``"xla"``.
+
+    None picks the Pallas kernel where the backend compiles it (TPU, GPU) and the XLA
+    reference path elsewhere. ``"pallas"`` on a CPU host runs the kernel in interpret
+    mode (see `interpret_mode`).
+
+    Raises:
+        ValueError: an unknown value, listing the valid ones.
+    """
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation: expected one of {IMPLEMENTATIONS!r}, got {implementation!r}")
+    if implementation is not None:
+        return implementation
+    backend = jax.default_backend() if backend is None else backend
+    return "pallas" if backend in _NATIVE else "xla"
+
+
+def platform_name(platform: str | None = None) -> str:
+    """The lowering platform a kernel should target: ``"tpu"``, ``"gpu"`` or ``"cpu"``."""
+    platform = jax.default_backend() if platform is None else platform
+    return "gpu" if platform in ("gpu", "cuda", "rocm") else platform

@@ -1,0 +1,37 @@
+"""Contract-test cases for bvjax.rl (see tests/api_cases.py)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from tests.api_cases import Case
+
+
+def _rewards():
+    return jnp.array([[0.0, 1.0, 1.0, 0.5], [1.0, 1.0, 1.0, 0.0]])
+
+
+CASES = {
+    "bvjax.rl.group_advantages": Case(
+        good=lambda: ((_rewards(),), {"std_ddof": 1}),
+        bad=lambda: ((jnp.zeros(4), jnp.zeros((4, 1), jnp.int32)), {}),
+        bad_arg="group_ids",
+        static=("normalize", "std_ddof", "eps", "singleton", "implementation"),
+    ),
+    "bvjax.rl.rloo_advantages": Case(
+        good=lambda: ((jnp.arange(5.0), jnp.array([0, 0, 1, 1, 1])), {}),
+        bad=lambda: ((_rewards(),), {"mask": jnp.ones((2, 3), bool)}),
+        bad_arg="mask",
+    ),
+    "bvjax.rl.dapo_group_filter": Case(
+        good=lambda: ((_rewards(),), {}),
+        bad=lambda: ((jnp.zeros(4),), {}),
+        bad_arg="rewards",
+    ),
+    "bvjax.rl.overlong_penalty": Case(
+        good=lambda: ((jnp.array([10, 90, 120]),), {"max_length": 100, "cache_length": 20}),
+        bad=lambda: ((jnp.array([10, 90, 120]),), {"max_length": 10, "cache_length": 20}),
+        bad_arg="cache_length",
+        static=("max_length", "cache_length", "penalty_factor"),
+    ),
+}
