@@ -70,7 +70,7 @@ def test_masked_padding_may_hold_minus_inf():
 
 
 def test_gradients_and_vmap():
-    logps, ref, rewards, mask = _data(seed=3, p=2, g=3)
+    logps, ref, _, _ = _data(seed=3, p=2, g=3)
     rewards = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], np.float32)
     check_grads(lambda x: group_alignment_loss(x, ref, rewards, beta=0.1), (jnp.asarray(logps),),
                 order=1, modes=["rev"], atol=1e-2, rtol=1e-2)

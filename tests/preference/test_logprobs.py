@@ -58,7 +58,7 @@ def test_empty_mask_gives_zero_not_nan():
     for normalize in (False, True):
         out = sequence_logps(logits, labels, mask, normalize=normalize)
         np.testing.assert_array_equal(out, 0.0)
-        grad = jax.grad(lambda z: sequence_logps(z, labels, mask, normalize=normalize).sum())(logits)
+        grad = jax.grad(lambda z, n=normalize: sequence_logps(z, labels, mask, normalize=n).sum())(logits)
         assert np.all(np.isfinite(grad)) and np.all(grad == 0.0)
 
 
