@@ -11,6 +11,12 @@ def _rewards():
     return jnp.array([[0.0, 1.0, 1.0, 0.5], [1.0, 1.0, 1.0, 0.0]])
 
 
+def _steps():
+    states = jnp.array([[1, 2, 3], [1, 2, 4]])
+    returns = jnp.array([[1.0, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    return states, returns, jnp.ones((2, 3), bool), jnp.array([0, 0])
+
+
 CASES = {
     "bvjax.rl.group_advantages": Case(
         good=lambda: ((_rewards(),), {"std_ddof": 1}),
@@ -33,5 +39,17 @@ CASES = {
         bad=lambda: ((jnp.array([10, 90, 120]),), {"max_length": 10, "cache_length": 20}),
         bad_arg="cache_length",
         static=("max_length", "cache_length", "penalty_factor"),
+    ),
+    "bvjax.rl.gigpo_advantages": Case(
+        good=lambda: (_steps() + (jnp.array([1.0, 0.0]),), {}),
+        bad=lambda: (_steps() + (jnp.array([1.0, 0.0, 1.0]),), {}),
+        bad_arg="episode_returns",
+        static=("step_weight", "mode", "eps", "implementation"),
+    ),
+    "bvjax.rl.hgpo_advantages": Case(
+        good=lambda: (_steps(), {"history_length": 2}),
+        bad=lambda: (_steps()[:3] + (jnp.array([0, 0, 0]),), {"history_length": 2}),
+        bad_arg="task_ids",
+        static=("history_length", "alpha", "level_offset", "mode", "eps", "implementation"),
     ),
 }
