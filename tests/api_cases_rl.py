@@ -52,4 +52,33 @@ CASES = {
         bad_arg="task_ids",
         static=("history_length", "alpha", "level_offset", "mode", "eps", "implementation"),
     ),
+    "bvjax.rl.v05_baseline": Case(
+        good=lambda: ((_rewards(), jnp.array([0.5, 0.9])), {}),
+        bad=lambda: ((_rewards(), jnp.array([0.5, 0.9, 0.1])), {}),
+        bad_arg="prior",
+        static=("variance", "prior_clip", "z_critical"),
+    ),
+    "bvjax.rl.v05_advantages": Case(
+        good=lambda: ((_rewards(), jnp.array([0.5, 0.9])), {}),
+        bad=lambda: ((_rewards(), jnp.array([0.5, 0.9])), {"mask": jnp.ones((2, 5), bool)}),
+        bad_arg="mask",
+        static=("variance", "prior_clip", "z_critical"),
+    ),
+    "bvjax.rl.osla_continue": Case(
+        good=lambda: ((_rewards(), jnp.array([0.5, 0.9])), {"cost": 1e-3}),
+        bad=lambda: ((jnp.zeros(4), jnp.array([0.5])), {"cost": 1e-3}),
+        bad_arg="rewards",
+        static=("cost", "max_rollouts", "variance", "prior_clip"),
+    ),
+    "bvjax.rl.optimal_baseline_advantages": Case(
+        good=lambda: ((_rewards(), jnp.ones((2, 4))), {}),
+        bad=lambda: ((_rewards(), jnp.ones((2, 3))), {}),
+        bad_arg="weights",
+        static=("leave_one_out",),
+    ),
+    "bvjax.rl.logit_score_sqnorm": Case(
+        good=lambda: ((jnp.zeros((2, 3, 5)), jnp.zeros((2, 3), jnp.int32)), {}),
+        bad=lambda: ((jnp.zeros((2, 3, 5)), jnp.zeros((2, 4), jnp.int32)), {}),
+        bad_arg="tokens",
+    ),
 }
