@@ -72,7 +72,7 @@ def test_masked_padding_may_hold_minus_inf():
 def test_gradients_and_vmap():
     logps, ref, _, _ = _data(seed=3, p=2, g=3)
     rewards = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], np.float32)
-    check_grads(lambda x: group_alignment_loss(x, ref, rewards, beta=0.1), (jnp.asarray(logps),),
+    check_grads(jax.jit(lambda x: group_alignment_loss(x, ref, rewards, beta=0.1)), (jnp.asarray(logps),),
                 order=1, modes=["rev"], atol=1e-2, rtol=1e-2)
     per_row = jax.vmap(lambda a, b, c: group_alignment_loss(a[None], b[None], c[None])[0])(logps, ref, rewards)
     np.testing.assert_allclose(per_row, group_alignment_loss(logps, ref, rewards), rtol=1e-6)
