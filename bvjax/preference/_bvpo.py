@@ -200,10 +200,12 @@ def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Ar
         Zhu et al, From Noisy Traces to Stable Gradients: Bias-Variance Optimized Preference
         Optimization for Aligning Large Reasoning Models, 2025 (arXiv 2510.05095).
 
-    Departures: we derived this form from the MSE decomposition (the abstract states a
-    closed-form MSE-optimal weight; the theorem's own statement was not available to us).
-    It keeps the cross term :math:`X` and clips to [0, 1]; with :math:`b_t = 0` and
-    :math:`\Sigma_{te} = 0` it reduces to :math:`C / (A + C)`.
+    Departures: the paper's abstract (read on arXiv) promises a closed-form MSE-minimising
+    weight, but its theorem text was not retrievable here, so this is the spec's derivation
+    from the MSE decomposition above, checked against a brute-force grid search in the
+    tests. It keeps the cross term :math:`X` (the paper's :math:`\Sigma_{te}` and bias product)
+    and clips to [0, 1]; with :math:`b_t = 0` and :math:`\Sigma_{te} = 0` it reduces to
+    :math:`C / (A + C)`. Check it against the PDF's theorem when available.
     """
     _checks.dims(kind="float", trace_mse=(trace_mse, "[...]"), empty_mse=(empty_mse, "[...]"),
                  cross=(cross, "[...]"))
@@ -322,8 +324,9 @@ def bvpo_alpha_estimate(trace_grads: PyTree, empty_grads: PyTree, reference: PyT
         Johnson and Lindenstrauss, Extensions of Lipschitz Mappings into a Hilbert Space, 1984.
         Charikar et al, Finding Frequent Items in Data Streams, 2002 (count sketch).
 
-    Departures: the paper fixes alpha = 0.5 in its experiments and does not estimate
-    :math:`\alpha^*` online; this estimator follows our derivation in the spec.
+    Departures: by the reviews the spec cites, the paper trains with a fixed alpha = 0.5 and
+    does not estimate :math:`\alpha^*`; this plug-in estimator (and its sketching) is ours,
+    built on the closed form of `bvpo_optimal_alpha`.
     """
     _checks.same_structure(trace_grads=trace_grads, empty_grads=empty_grads)
     _checks.one_of("projection", projection, PROJECTIONS)
