@@ -27,6 +27,9 @@ def group_alignment_loss(logps: jax.Array, reference_logps: jax.Array, rewards: 
     weight :math:`\beta(1-\sigma(\beta d))` is bounded, which is where DYPO's variance
     reduction comes from.
 
+    Each prompt's group is one row and rows never interact, so sharding the batch over
+    :math:`P` is safe; do not split a group's :math:`G` samples across shards.
+
     Args:
         logps: [P, G] float, summed sequence log-probs of each sample under the policy.
         reference_logps: [P, G] float, the same under the reference policy.
