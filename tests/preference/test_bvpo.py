@@ -148,9 +148,15 @@ def test_clipping_at_zero():
     assert float(bvpo_optimal_alpha(jnp.array(1.0), jnp.array(2.0), jnp.array(1.0))) == 1.0
 
 
-def test_degenerate_denominator_is_defined():
-    out = bvpo_optimal_alpha(jnp.ones(3), jnp.ones(3), jnp.ones(3))
+@pytest.mark.parametrize("jit", [False, True])
+def test_degenerate_denominator_is_defined(jit):
+    fn = jax.jit(bvpo_optimal_alpha) if jit else bvpo_optimal_alpha
+    out = fn(jnp.ones(3), jnp.ones(3), jnp.ones(3))
     np.testing.assert_array_equal(out, 0.5)
+    grad = jax.grad(lambda a: fn(a, jnp.ones(()), jnp.ones(())))(jnp.ones(()))
+    assert np.isfinite(grad)
+    out = fn(jnp.array([4.0, 2.0, 1.0]), jnp.array([1.0, 1.0, 2.0]), jnp.array([0.0, 1.0, 1.0]))
+    np.testing.assert_allclose(out, [0.2, 0.0, 1.0], rtol=1e-6)  # (C-X)/(A+C-2X) by hand, clipped
     out = bvpo_optimal_alpha(jnp.zeros(()), jnp.zeros(()), jnp.zeros(()), alpha_if_degenerate=0.3)
     np.testing.assert_allclose(out, 0.3)
     g = {"w": jnp.arange(6.0).reshape(3, 2)}
