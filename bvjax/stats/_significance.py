@@ -35,6 +35,21 @@ def _correct(y_true, y_preds):
     return jnp.stack([jnp.asarray(p) == jnp.asarray(y_true) for p in y_preds])
 
 
+def _count_terms(correct):
+    r"""From the [M, N] correctness matrix, the two sums both Q and F are built from.
+
+    ``spread`` :math:`= M\sum_m G_m^2 - T^2 = M \sum_m (G_m - \bar G)^2` and ``discord``
+    :math:`= MT - \sum_j L_j^2 = \sum_j L_j (M - L_j)`, written without cancellation so
+    that float32 stays accurate for large test sets and equal accuracies give exactly 0.
+    """
+    m = correct.shape[0]
+    g = jnp.sum(correct, axis=1)
+    l_ = jnp.sum(correct, axis=0)
+    spread = m * jnp.sum((g - jnp.mean(g)) ** 2)
+    discord = jnp.sum(l_ * (m - l_))
+    return spread, discord
+
+
 def mcnemar_table(y_true: jax.Array, y_pred1: jax.Array, y_pred2: jax.Array) -> jax.Array:
     r"""2x2 contingency table of two classifiers' correct and wrong predictions.
 
@@ -203,15 +218,10 @@ def cochrans_q(y_true: jax.Array, *y_preds: jax.Array) -> TestResult:
     """
     _check_predictions(y_true, y_preds, minimum=2)
     dtype = _float_dtype()
-    correct = _correct(y_true, y_preds).astype(dtype)
     m = float(len(y_preds))
-    g = jnp.sum(correct, axis=1)
-    l_ = jnp.sum(correct, axis=0)
-    total = jnp.sum(g)
-    numerator = (m - 1.0) * (m * jnp.sum(g**2) - total**2)
-    denominator = m * total - jnp.sum(l_**2)
-    ok = denominator > 0
-    q = jnp.where(ok, numerator / jnp.where(ok, denominator, 1.0), 0.0)
+    spread, discord = _count_terms(_correct(y_true, y_preds).astype(dtype))
+    ok = discord > 0
+    q = jnp.where(ok, (m - 1.0) * spread / jnp.where(ok, discord, 1.0), 0.0)
     return TestResult(q, chi2_sf(q, m - 1.0))
 
 
@@ -226,7 +236,7 @@ def ftest(y_true: jax.Array, *y_preds: jax.Array, denominator_df: str = "mlxtend
         SST = nM\bar a(1 - \bar a),
 
     :math:`SSAB = SST - SSA - SSB` and :math:`F = \frac{SSA/(M-1)}{SSAB/((M-1)(n-1))}`,
-    computed from the integer counts so that equal accuracies give exactly 0.
+    computed without cancellation so that equal accuracies give exactly 0.
 
     Args:
         y_true: [N], the true labels.
@@ -265,12 +275,9 @@ def ftest(y_true: jax.Array, *y_preds: jax.Array, denominator_df: str = "mlxtend
     correct = _correct(y_true, y_preds).astype(dtype)
     m = float(len(y_preds))
     n = float(correct.shape[1])
-    g = jnp.sum(correct, axis=1)
-    l_ = jnp.sum(correct, axis=0)
-    total = jnp.sum(g)
-    # n*M*SSA and n*M*SSAB, exact in integer arithmetic.
-    ssa = m * jnp.sum(g**2) - total**2
-    ssab = n * m * total + total**2 - m * jnp.sum(g**2) - n * jnp.sum(l_**2)
+    spread, discord = _count_terms(correct)
+    ssa = spread  # n*M*SSA
+    ssab = n * discord - spread  # n*M*SSAB
     f = jnp.where(ssa > 0, (n - 1.0) * ssa / jnp.where(ssab > 0, ssab, 1.0), 0.0)
     f = jnp.where((ssa > 0) & (ssab <= 0), jnp.inf, f)
     dfd = (m - 1.0) * (n if denominator_df == "mlxtend" else n - 1.0)

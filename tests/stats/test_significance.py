@@ -253,3 +253,14 @@ def test_contract_errors_name_the_argument():
         stats.ttest_5x2cv(jnp.zeros((5, 3)))
     with pytest.raises(ValueError, match="denominator_df"):
         stats.ftest(y, y, y, denominator_df="other")
+
+
+def test_float32_is_accurate_on_large_test_sets():
+    # Near-equal accuracies on 40k items: the textbook M*sum(G^2) - T^2 cancels badly in float32.
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 40_000)
+    preds = [np.where(rng.random(40_000) < 0.8, y, 1 - y) for _ in range(3)]
+    for ours, theirs in [(stats.cochrans_q, mx.cochrans_q), (stats.ftest, mx.ftest)]:
+        got = jax.jit(ours)(jnp.asarray(y), *map(jnp.asarray, preds))
+        assert got.statistic.dtype == jnp.float32
+        np.testing.assert_allclose(got, theirs(y, *preds), rtol=2e-4, atol=1e-30)
