@@ -3,8 +3,11 @@
 Each entry maps a public name (``"bvjax.diagnostics.bias_variance"``) to a `Case`:
 ``good()`` returns ``(args, kwargs)`` for a valid call, ``bad()`` the same with one
 wrong-shaped data argument, ``bad_arg`` the name the ValueError must mention, and
-``static`` the argument names `jax.jit` must treat as static. A new public function
-without an entry here fails the contract test.
+``static`` the argument names `jax.jit` must treat as static. For a factory that
+returns an `optax.GradientTransformation`, the contract test jits its ``init`` and
+``update`` instead, on ``params = {"w": [3] float}`` with ``update_kwargs(params)`` as
+the extra arguments of ``update``. A new public function without an entry here fails
+the contract test.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Case(NamedTuple):
     bad: Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]
     bad_arg: str
     static: tuple[str, ...] = ()
+    update_kwargs: Callable[[Any], dict[str, Any]] | None = None
 
 
 def _key():

@@ -106,5 +106,6 @@ CASES = {
         bad=lambda: ((1.5,), {}),
         bad_arg="alpha",
         static=("alpha", "decay", "initial_alpha", "alpha_if_degenerate"),
+        update_kwargs=lambda params: {"empty_trace_grads": jax.tree.map(lambda p: 0.5 * p, params)},
     ),
 }

@@ -2,8 +2,9 @@
 
 For every name in every ``__all__`` under ``bvjax``:
 - functions have a docstring with ``Args:``, ``Returns:``, ``Examples:`` (with a
-  doctest line) and ``References:``; they jit (static arguments from tests/api_cases.py);
-  and a wrong-shaped data argument raises ValueError naming it;
+  doctest line) and ``References:``; they jit (static arguments from tests/api_cases.py;
+  for optax transform factories, the transform's init and update jit); and a
+  wrong-shaped data argument raises ValueError naming it;
 - classes (result NamedTuples) have a docstring;
 - every public function appears in the README's paper-to-function table.
 """
@@ -16,6 +17,7 @@ import pathlib
 import pkgutil
 
 import jax
+import optax
 import pytest
 
 import bvjax
@@ -72,12 +74,24 @@ def test_has_case(name):
     assert name in CASES, f"{name}: add a Case to tests/api_cases.py"
 
 
+def _run_transform(tx, case, jit):
+    """init then one update of an optax transform, optionally under jit."""
+    params = {"w": jax.numpy.arange(1.0, 4.0)}
+    grads = jax.tree.map(lambda p: 0.1 * p, params)
+    extra = case.update_kwargs(params) if case.update_kwargs else {}
+    init, update = (jax.jit(tx.init), jax.jit(tx.update)) if jit else (tx.init, tx.update)
+    return update(grads, init(params), params, **extra)
+
+
 @pytest.mark.parametrize("name", sorted(set(FUNCTIONS) & set(CASES)))
 def test_jits_and_matches_eager(name):
     fn, case = FUNCTIONS[name], CASES[name]
     args, kwargs = case.good()
     eager = fn(*args, **kwargs)
-    jitted = jax.jit(fn, static_argnames=case.static)(*args, **kwargs)
+    if isinstance(eager, optax.GradientTransformation):
+        eager, jitted = _run_transform(eager, case, jit=False), _run_transform(eager, case, jit=True)
+    else:
+        jitted = jax.jit(fn, static_argnames=case.static)(*args, **kwargs)
     for a, b in zip(jax.tree_util.tree_leaves(eager), jax.tree_util.tree_leaves(jitted)):
         assert jax.numpy.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True)
 
