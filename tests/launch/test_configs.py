@@ -1,0 +1,28 @@
+"""Every launch config names a registered experiment and documents how to run it (STYLE rule 8)."""
+
+import importlib
+import pathlib
+
+import pytest
+
+from launch import experiments
+
+CONFIGS = sorted(p.stem for p in (pathlib.Path(__file__).resolve().parents[2] / "launch" / "configs").glob("*.py")
+                 if not p.stem.startswith("_"))
+
+
+def test_there_are_configs():
+    assert "reinforce_baselines" in CONFIGS
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_is_documented_and_registered(name):
+    module = importlib.import_module(f"launch.configs.{name}")
+    doc = module.__doc__ or ""
+    assert f"--config=launch/configs/{name}.py" in doc, f"{name}: docstring lacks the exact command"
+    assert "CPU" in doc and "Expected" in doc, f"{name}: docstring lacks runtime on CPU or expected figures"
+    config = module.get_config()
+    assert config.experiment in experiments.EXPERIMENTS
+    for field in ("seed", "num_steps", "batch_size", "eval_every", "log_every", "checkpoint_every",
+                  "max_checkpoints", "num_devices"):
+        assert field in config, f"{name}: config lacks {field!r}, which launch/train.py needs"
