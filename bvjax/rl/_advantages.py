@@ -53,10 +53,12 @@ def group_stats(rewards, group_ids, valid, implementation):
     return _kernel.segment_stats(rewards, valid, [group_ids])
 
 
-def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_ddof, eps, singleton):
+def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_ddof, eps, singleton,
+              rescale=True):
     """The elementwise GRPO epilogue shared by every path (no NaN for finite input).
 
-    ``centred`` and ``m2`` are statistics of ``ldexp(rewards, -exponent)``.
+    ``centred`` and ``m2`` are statistics of ``ldexp(rewards, -exponent)``. With
+    ``rescale=False`` and ``normalize=False`` the result stays in that scaled domain.
     """
     dtype = rewards.dtype
     r = rewards.astype(jnp.float32)
@@ -65,8 +67,10 @@ def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_dd
         denom = std + jnp.ldexp(jnp.float32(eps), -exponent)
         adv = jnp.where(denom > 0, centred / jnp.where(denom > 0, denom, 1.0), 0.0)
         raw = r / (1.0 + eps)  # verl: mean 0, std 1
-    else:
+    elif rescale:
         adv, raw = jnp.ldexp(centred, exponent), r
+    else:
+        adv, raw = centred, jnp.ldexp(r, -exponent)
     single = count == 1
     adv = jnp.where(single, raw if singleton == "raw" else 0.0, adv)
     adv = jnp.where(valid & (count > 0), adv, 0.0)

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax.rl._advantages import scale_exponent
 
 
 class V05Baseline(NamedTuple):
@@ -33,7 +34,9 @@ def _group_moments(rewards, mask):
     valid = jnp.ones(rewards.shape, bool) if mask is None else mask
     r = rewards.astype(jnp.float32)
     n = jnp.sum(valid, axis=1).astype(jnp.float32)
-    mean = jnp.sum(jnp.where(valid, r, 0.0), axis=1) / jnp.maximum(n, 1.0)
+    e = scale_exponent(r, valid)  # an exact power-of-two rescaling keeps the sum finite
+    total = jnp.sum(jnp.where(valid, jnp.ldexp(r, -e), 0.0), axis=1)
+    mean = jnp.ldexp(total / jnp.maximum(n, 1.0), e)
     return r, valid, n, mean
 
 
@@ -202,11 +205,19 @@ def osla_continue(rewards: jax.Array, prior: jax.Array, *, mask: jax.Array | Non
     s_now = sigma2 / jnp.maximum(n, 1.0)
     delta2 = jnp.maximum((p_hat - v) ** 2 - s_now, 0.0)
 
-    def mse(s):
-        return jnp.where(delta2 > 0, s * delta2 / jnp.maximum(s + delta2, 1e-30), 0.0)
+    def mse(s):  # s * delta2 / (s + delta2), written to stay finite when delta2 overflows
+        return jnp.where(delta2 > 0, s / (1.0 + s / jnp.where(delta2 > 0, delta2, 1.0)), 0.0)
 
     gain = mse(s_now) - mse(sigma2 / (n + 1.0))
     return (n < cap) & ((n == 0) | (gain > cost))
+
+
+def _leave_one_out_sum(x):
+    """[P, G] -> sum over j != i along axis 1, from exclusive prefix and suffix sums."""
+    zero = jnp.zeros_like(x[:, :1])
+    left = jnp.concatenate([zero, jnp.cumsum(x, axis=1)[:, :-1]], axis=1)
+    right = jnp.concatenate([jnp.cumsum(x[:, ::-1], axis=1)[:, -2::-1], zero], axis=1)
+    return left + right
 
 
 def optimal_baseline_advantages(rewards: jax.Array, weights: jax.Array, *, mask: jax.Array | None = None,
@@ -264,18 +275,21 @@ def optimal_baseline_advantages(rewards: jax.Array, weights: jax.Array, *, mask:
     _checks.dims(rewards=(rewards, "[P, G]", "float"), weights=(weights, "[P, G]", "float"),
                  mask=(mask, "[P, G]", "bool"))
     valid = jnp.ones(rewards.shape, bool) if mask is None else mask
-    r = rewards.astype(jnp.float32)
+    raw = rewards.astype(jnp.float32)
+    # Exact power-of-two rescalings of r and w keep every sum finite (the ratio is unchanged).
+    e = scale_exponent(raw, valid)
+    r = jnp.ldexp(raw, -e)
     w = jnp.where(valid, jnp.maximum(weights.astype(jnp.float32), 0.0), 0.0)
+    w = jnp.ldexp(w, -scale_exponent(w, valid))
     one = valid.astype(jnp.float32)
     sw, swr = jnp.sum(w, axis=1, keepdims=True), jnp.sum(w * jnp.where(valid, r, 0.0), axis=1, keepdims=True)
     sn, sr = jnp.sum(one, axis=1, keepdims=True), jnp.sum(jnp.where(valid, r, 0.0), axis=1, keepdims=True)
-    if leave_one_out:
-        sw, swr = sw - w, swr - w * r
-        sn, sr = sn - one, sr - one * r
+    if leave_one_out:  # sums over j != i as prefix + suffix sums: no cancellation when w_i dominates
+        sw, swr, sn, sr = (_leave_one_out_sum(x) for x in (w, w * r, one, one * r))
     weighted = swr / jnp.where(sw > 0, sw, 1.0)
     plain = sr / jnp.maximum(sn, 1.0)
     b = jnp.where(sw > 0, weighted, jnp.where(sn > 0, plain, 0.0))
-    return jax.lax.stop_gradient(jnp.where(valid, r - b, 0.0))
+    return jax.lax.stop_gradient(jnp.where(valid, jnp.ldexp(r - b, e), 0.0))
 
 
 def logit_score_sqnorm(logits: jax.Array, tokens: jax.Array, mask: jax.Array | None = None) -> jax.Array:

@@ -113,16 +113,21 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
     mask = step_mask.astype(bool).reshape(-1)
     group = jnp.repeat(task_ids.astype(jnp.int32), t)
     normalize = mode == "mean_std_norm"
-    episode = jnp.broadcast_to(episode_returns[:, None], (b, t)).reshape(-1)
-    a_episode = _advantages.group_advantages(episode, group, mask=mask, normalize=normalize, std_ddof=1,
-                                             eps=eps, singleton="raw", implementation=implementation)
-    values, exponent = _scaled(step_returns.reshape(-1), mask)
-    keys = state_ids.reshape(1, -1).astype(jnp.int32)
+    episode = jnp.broadcast_to(episode_returns.astype(jnp.float32)[:, None], (b, t)).reshape(-1)
+    step = step_returns.astype(jnp.float32).reshape(-1)
+    # One exact power-of-two scale for both parts, so their sum cannot be inf - inf.
+    exponent = jnp.maximum(_advantages.scale_exponent(episode, mask), _advantages.scale_exponent(step, mask))
     depth = jnp.where(mask, 0, -1).astype(jnp.int32)
-    count, centred, m2 = (x[:, 0] for x in cluster_stats(values, group, keys, depth, implementation))
-    a_step = _advantages.normalise(step_returns.reshape(-1), mask, count, centred, m2, exponent,
-                                   normalize=normalize, std_ddof=1, eps=eps, singleton="zero")
-    adv = a_episode.astype(jnp.float32) + step_weight * a_step.astype(jnp.float32)
+    parts = []
+    for values, keys, singleton in ((episode, jnp.zeros((1, b * t), jnp.int32), "raw"),
+                                    (step, state_ids.reshape(1, -1).astype(jnp.int32), "zero")):
+        stats = cluster_stats(jnp.ldexp(values, -exponent), group, keys, depth, implementation)
+        count, centred, m2 = (x[:, 0] for x in stats)
+        parts.append(_advantages.normalise(values, mask, count, centred, m2, exponent, normalize=normalize,
+                                           std_ddof=1, eps=eps, singleton=singleton, rescale=False))
+    adv = parts[0] + step_weight * parts[1]
+    if not normalize:
+        adv = jnp.ldexp(adv, exponent)
     return jax.lax.stop_gradient(jnp.where(mask, adv, 0.0).reshape(b, t))
 
 
@@ -218,19 +223,23 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
     group = jnp.repeat(task_ids.astype(jnp.int32), t)
     values, exponent = _scaled(step_returns.reshape(-1), mask)
     count, centred, m2 = cluster_stats(values, group, keys, depth, implementation)
-    if mode == "mean_std_norm":
+    std_norm = mode == "mean_std_norm"
+    if std_norm:
         std = jnp.sqrt(m2 / jnp.maximum(count, 1.0))
         denom = std + jnp.ldexp(jnp.float32(eps), -exponent)
         a = jnp.where(denom > 0, centred / jnp.where(denom > 0, denom, 1.0), 0.0)
     else:
-        a = jnp.ldexp(centred, exponent)
+        a = centred  # kept in the scaled domain until the end, so sums stay finite
     ok = (count >= 2) & (a != 0)
     weights = jnp.asarray([(k + 1.0 + level_offset) ** alpha for k in range(num_levels)], jnp.float32)
     num = jnp.sum(jnp.where(ok, weights * a, 0.0), axis=1)
     den = jnp.sum(jnp.where(ok, weights, 0.0), axis=1)
     if base_advantages is not None:
         base = base_advantages.astype(jnp.float32).reshape(-1)
-        num = num + jnp.where(base != 0, base, 0.0)
+        scaled_base = base if std_norm else jnp.ldexp(base, -exponent)
+        num = num + jnp.where(base != 0, scaled_base, 0.0)
         den = den + jnp.where(base != 0, 1.0, 0.0)
     adv = jnp.where(den > 0, num / jnp.where(den > 0, den + eps, 1.0), 0.0)
+    if not std_norm:
+        adv = jnp.ldexp(adv, exponent)
     return jax.lax.stop_gradient(jnp.where(mask, adv, 0.0).reshape(b, t))

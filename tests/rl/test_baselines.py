@@ -201,3 +201,16 @@ def test_contract_errors():
         optimal_baseline_advantages(jnp.zeros((2, 3)), jnp.zeros((2, 4)))
     with pytest.raises(ValueError, match="variance"):
         v05_baseline(jnp.zeros((2, 3)), jnp.zeros(2), variance="bayes")
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(vals=st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=24, max_size=24),
+       prior=st.floats(0.0, 1.0, width=32), seed=st.integers(0, 2**16))
+def test_no_nan_for_any_finite_input(vals, prior, seed):
+    # Out of V0.5's [0, 1] domain too: finite in, no NaN out (inf only where the true value overflows).
+    x = np.random.default_rng(seed).choice(np.asarray(vals, np.float32), (2, P, G))
+    r, w = jnp.asarray(x[0]), jnp.asarray(np.abs(x[1]))
+    priors = jnp.full(P, prior)
+    for out in (v05_jit(r, priors).baseline, v05_advantages(r, priors), osla_jit(r, priors, cost=1e-3),
+                opt_jit(r, w), opt_jit(r, w, leave_one_out=False)):
+        assert not np.any(np.isnan(np.asarray(out)))

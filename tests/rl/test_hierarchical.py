@@ -209,3 +209,19 @@ def test_contract_errors():
         hgpo_advantages(s, r, m, t, history_length=1, level_offset=2)
     with pytest.raises(ValueError, match="episode_returns"):
         gigpo_advantages(s, r, m, t, jnp.zeros(3))
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(vals=st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=B * T, max_size=B * T),
+       mode=st.sampled_from(["mean_std_norm", "mean_norm"]), use_base=st.booleans())
+def test_no_nan_for_any_finite_input(vals, mode, use_base):
+    rng = np.random.default_rng(0)
+    states = jnp.asarray(rng.integers(0, 2, (B, T)), jnp.int32)
+    returns = jnp.asarray(np.asarray(vals, np.float32).reshape(B, T))
+    mask = jnp.asarray(rng.random((B, T)) < 0.9)
+    tasks = jnp.asarray(rng.integers(0, 2, B), jnp.int32)
+    base = returns[::-1] if use_base else None
+    out = hgpo_jit(states, returns, mask, tasks, history_length=2, mode=mode, base_advantages=base)
+    assert not np.any(np.isnan(np.asarray(out)))
+    out = gigpo_jit(states, returns, mask, tasks, returns[:, 0], mode=mode)
+    assert not np.any(np.isnan(np.asarray(out)))
