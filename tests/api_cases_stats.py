@@ -113,6 +113,14 @@ CASES: dict[str, Case] = {
     "bvjax.stats.nested_kfold_masks": Case(good=lambda: ((jnp.arange(9),), {"outer_folds": 3, "inner_folds": 2}),
                                            bad=lambda: ((jnp.arange(9)[None],), {"outer_folds": 3, "inner_folds": 2}),
                                            bad_arg="order", static=("outer_folds", "inner_folds")),
+    "bvjax.stats.sharpe_ratio_at_k": Case(
+        good=lambda: ((jnp.arange(5.0), jnp.array([1.5, 1.0, 3.5, 2.0, 4.8]), 2.5), {"max_k": 4}),
+        bad=lambda: ((jnp.arange(5.0), jnp.ones(4), 2.5), {"max_k": 4}),
+        bad_arg="estimated_values", static=("max_k", "ddof", "clip_return", "clip_sharpe_ratio")),
+    "bvjax.stats.behavior_policy_baseline": Case(
+        good=lambda: ((jnp.ones((6, 3)),), {"gamma": 0.9, "kind": "cvar", "alpha": 0.5}),
+        bad=lambda: ((jnp.ones(6),), {"gamma": 0.9, "kind": "cvar", "alpha": 0.5}),
+        bad_arg="rewards", static=("kind", "alpha")),
     "bvjax.stats.paired_ttest_5x2cv": _wrapper_case({"random_seed": 0}),
     "bvjax.stats.combined_ftest_5x2cv": _wrapper_case({"random_seed": 0}),
     "bvjax.stats.paired_ttest_resampled": _wrapper_case({"num_rounds": 4, "random_seed": 0},

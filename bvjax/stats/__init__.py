@@ -12,6 +12,7 @@ from bvjax.stats._bootstrap import (
 )
 from bvjax.stats._cv import kfold_masks, nested_kfold_masks, stratified_kfold_masks
 from bvjax.stats._distributions import binom_cdf, chi2_sf, f_sf, t_sf
+from bvjax.stats._sharpe import TopkMetrics, behavior_policy_baseline, sharpe_ratio_at_k
 from bvjax.stats._significance import (
     TestResult,
     cochrans_q,
@@ -34,6 +35,8 @@ from bvjax.stats._sklearn import (
 __all__ = [
     "BootstrapCI",
     "TestResult",
+    "TopkMetrics",
+    "behavior_policy_baseline",
     "binom_cdf",
     "bootstrap_ci",
     "bootstrap_indices",
@@ -57,6 +60,7 @@ __all__ = [
     "paired_ttest_kfold_cv",
     "paired_ttest_resampled",
     "point632_combine",
+    "sharpe_ratio_at_k",
     "stratified_kfold_masks",
     "t_sf",
     "ttest_5x2cv",
