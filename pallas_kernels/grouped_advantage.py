@@ -29,6 +29,10 @@ Advantages are constants of the policy gradient (verl computes them under
 ``torch.no_grad``), so there is no ``custom_vjp``: the public functions apply
 ``stop_gradient`` to the result.
 
+`level_stats` keeps the whole column inputs (group, depth, value, keys) resident in
+VMEM / as one block, so it targets batches up to a few tens of thousands of rows (RL
+batches); beyond that use the sort-based reference (``implementation="xla"``).
+
 On GPU the kernels are lowered with Triton (the Mosaic GPU default wants blocks of at
 least 128 elements per warpgroup, which these row statistics do not have); on TPU with
 Mosaic, columns are padded to a multiple of ``block_cols`` (a multiple of 128).

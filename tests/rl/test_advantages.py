@@ -139,22 +139,23 @@ def test_no_nan_for_any_finite_input(r, normalize, eps):
 
 
 def test_edge_cases():
+    ga = group_advantages_jit  # the eager path is covered by the hypothesis tests
     r = jnp.array([[2.0, 2.0, 2.0], [5.0, 0.0, 0.0]])
     m = jnp.array([[True, True, True], [True, False, False]])
     # all-equal group: exactly 0 (also with eps = 0); singleton: raw / zero.
-    out = group_advantages(r, mask=m, eps=0.0)
+    out = ga(r, mask=m, eps=0.0)
     np.testing.assert_array_equal(np.asarray(out), [[0, 0, 0], [5.0, 0, 0]])
-    out = group_advantages(r, mask=m, singleton="zero")
+    out = ga(r, mask=m, singleton="zero")
     np.testing.assert_array_equal(np.asarray(out), np.zeros((2, 3)))
     # verl's raw singleton is (r - 0) / (1 + eps).
-    out = group_advantages(jnp.array([[4.0]]), eps=0.5)
+    out = ga(jnp.array([[4.0]]), eps=0.5)
     np.testing.assert_allclose(np.asarray(out), [[4.0 / 1.5]])
     # all-masked group: 0.
-    out = group_advantages(jnp.array([1.0, 2.0, 3.0]), jnp.array([0, 0, 1]), mask=jnp.array([False, False, True]),
-                           singleton="zero")
+    out = ga(jnp.array([1.0, 2.0, 3.0]), jnp.array([0, 0, 1]), mask=jnp.array([False, False, True]),
+             singleton="zero")
     np.testing.assert_array_equal(np.asarray(out), [0.0, 0.0, 0.0])
     # a 0.1-valued all-equal group: the shifted mean is exact, so the advantage is exactly 0.
-    out = group_advantages(jnp.full((1, 3), 0.1), eps=0.0)
+    out = ga(jnp.full((1, 3), 0.1), eps=0.0)
     np.testing.assert_array_equal(np.asarray(out), np.zeros((1, 3)))
 
 
@@ -174,9 +175,54 @@ def test_two_pass_variance_where_one_pass_cancels():
 
 def test_vmap_over_batches():
     r = jax.random.normal(jax.random.key(0), (3, 4, 5))
-    batched = jax.vmap(lambda x: group_advantages(x, implementation="xla"))(r)
+    gid = jnp.array([3, 1, 3, 3, 1])
+    batched = jax.jit(jax.vmap(lambda x: group_advantages(x, implementation="xla")))(r)
+    ragged = jax.jit(jax.vmap(lambda x: group_advantages(x, gid, implementation="xla")))(r[:, 0])
     for b in range(3):
-        np.testing.assert_allclose(batched[b], group_advantages(r[b], implementation="xla"), rtol=1e-6)
+        np.testing.assert_allclose(batched[b], np_group_advantages(
+            r[b].ravel(), np.repeat(np.arange(4), 5), np.ones(20, bool)).reshape(4, 5), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ragged[b], np_group_advantages(r[b, 0], np.asarray(gid), np.ones(5, bool)),
+                                   rtol=1e-5, atol=1e-6)
+
+
+SHARDED = """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from bvjax.rl import group_advantages, hgpo_advantages
+mesh = Mesh(np.array(jax.devices()), ("data",))
+rng = np.random.default_rng(0)
+r = jnp.asarray(rng.normal(size=64), jnp.float32)
+gid = jnp.asarray(np.arange(64) // 12, jnp.int32)  # groups of 12 straddle the 8-row shards
+put = lambda x, spec: jax.device_put(x, NamedSharding(mesh, spec))
+ga = jax.jit(group_advantages)
+np.testing.assert_allclose(ga(put(r, P("data")), put(gid, P("data"))), ga(r, gid), rtol=1e-6, atol=1e-6)
+d = r.reshape(4, 16)  # each group split over the G axis across shards
+np.testing.assert_allclose(ga(put(d, P(None, "data"))), ga(d), rtol=1e-6, atol=1e-6)
+s = jnp.asarray(rng.integers(0, 2, (16, 4)), jnp.int32)
+ret = r.reshape(16, 4)
+m = jnp.ones((16, 4), bool)
+t = jnp.asarray(rng.integers(0, 3, 16), jnp.int32)  # a task's trajectories sit on different shards
+h = jax.jit(hgpo_advantages, static_argnames="history_length")
+np.testing.assert_allclose(h(put(s, P("data")), put(ret, P("data")), put(m, P("data")), put(t, P("data")),
+                             history_length=2), h(s, ret, m, t, history_length=2), rtol=1e-6, atol=1e-6)
+print("sharded ok", jax.device_count())
+"""
+
+
+def test_groups_split_across_shards():
+    # Under jit the statistics are global, so a group whose rows sit on different devices
+    # of a mesh gets the same advantages as on one device (8 fake CPU devices, subprocess).
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", SHARDED], check=False, cwd=root, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "sharded ok 8" in out.stdout
 
 
 def test_pallas_dispatch_matches_xla():
@@ -184,7 +230,7 @@ def test_pallas_dispatch_matches_xla():
     r = jnp.asarray(rng.integers(0, 3, 40).astype(np.float32) + rng.normal(0, 1, 40).astype(np.float32))
     gid = jnp.asarray(rng.integers(0, 6, 40))
     mask = jnp.asarray(rng.random(40) < 0.8)
-    for kw in ({}, {"normalize": False}, {"std_ddof": 0, "singleton": "zero"}):
+    for kw in ({}, {"normalize": False, "std_ddof": 0, "singleton": "zero"}):
         a = group_advantages(r, gid, mask=mask, implementation="pallas", **kw)
         b = group_advantages(r, gid, mask=mask, implementation="xla", **kw)
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
