@@ -45,6 +45,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.experimental import pallas as pl
 
 from pallas_kernels import _common
@@ -54,6 +55,7 @@ __all__ = [
     "dense_group_stats",
     "dense_group_stats_kernel",
     "dense_group_stats_reference",
+    "int32_ids",
     "level_stats",
     "level_stats_kernel",
     "level_stats_reference",
@@ -87,6 +89,9 @@ class BlockSizes:
                 raise ValueError(f"block_sizes.{name}: expected a positive multiple of {multiple}, got {value!r}")
             if value & (value - 1):
                 raise ValueError(f"block_sizes.{name}: expected a power of two (Triton), got {value!r}")
+
+
+_ONE, _ZERO = np.float32(1.0), np.float32(0.0)  # explicit float32, also under jax_enable_x64
 
 
 def _round_up(x: int, m: int) -> int:
@@ -123,7 +128,7 @@ def dense_group_stats_kernel(v_ref, ok_ref, count_ref, centred_ref, m2_ref):
     """One block of rows: count, centred values and centred sum of squares per row."""
     v = v_ref[...]
     ok = ok_ref[...] != 0
-    n = jnp.sum(jnp.where(ok, 1.0, 0.0), axis=1, keepdims=True)
+    n = jnp.sum(jnp.where(ok, _ONE, _ZERO), axis=1, keepdims=True)
     shift = jnp.max(jnp.where(ok, v, -jnp.inf), axis=1, keepdims=True)
     shift = jnp.where(n > 0, shift, 0.0)
     d = jnp.where(ok, v - shift, 0.0)
@@ -222,7 +227,7 @@ def level_stats_kernel(gc_ref, dc_ref, vc_ref, kc_ref, gr_ref, dr_ref, vr_ref, k
         diff = vj - vi
         for level, m in matches(sl, gj, dj):
             at = lane == level
-            cnt = cnt + jnp.where(at, jnp.sum(jnp.where(m, 1.0, 0.0), axis=1, keepdims=True), 0.0)
+            cnt = cnt + jnp.where(at, jnp.sum(jnp.where(m, _ONE, _ZERO), axis=1, keepdims=True), 0.0)
             tot = tot + jnp.where(at, jnp.sum(jnp.where(m, diff, 0.0), axis=1, keepdims=True), 0.0)
         return cnt, tot
 
@@ -266,8 +271,9 @@ def level_stats(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax
 
     Args:
         values: [M] float.
-        group: [M] int; rows in different groups never match.
-        keys: [L, M] int; level ``l`` requires keys ``0..l`` to agree.
+        group: [M] int32; rows in different groups never match.
+        keys: [L, M] int32; level ``l`` requires keys ``0..l`` to agree (map 64-bit ids
+            through `int32_ids` first).
         depth: [M] int; row ``i`` takes part in levels ``l <= depth[i]``; ``-1`` drops
             the row altogether (masked).
 
@@ -330,6 +336,13 @@ def _segment_ids(columns: list[jax.Array]) -> jax.Array:
     return jnp.zeros((m,), jnp.int32).at[order].set(seg_sorted)
 
 
+def int32_ids(ids: jax.Array) -> jax.Array:
+    """Ids as int32 with the same equalities: a cast up to 32 bits, dense ranks for 64-bit ids."""
+    if jnp.dtype(ids.dtype).itemsize <= 4:
+        return ids.astype(jnp.int32)
+    return _segment_ids([ids.reshape(-1)]).reshape(ids.shape)
+
+
 def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array]):
     """Shifted two-pass statistics of the groups given by equal tuples of ``columns``.
 
@@ -339,7 +352,7 @@ def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array])
     v = values.astype(jnp.float32)
     ok = valid.astype(bool)
     # Invalid rows get their own segment tag so they never join a valid one.
-    seg = _segment_ids([ok.astype(jnp.int32)] + [c.astype(jnp.int32) for c in columns])
+    seg = _segment_ids([ok.astype(jnp.int32)] + list(columns))
     n = jax.ops.segment_sum(ok.astype(jnp.float32), seg, m)
     shift = jax.ops.segment_max(jnp.where(ok, v, -jnp.inf), seg, m)
     shift = jnp.where(n > 0, shift, 0.0)

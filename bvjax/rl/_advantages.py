@@ -48,7 +48,8 @@ def group_stats(rewards, group_ids, valid, implementation):
         return jnp.broadcast_to(count[:, None], shape), centred, jnp.broadcast_to(m2[:, None], shape)
     if impl == "pallas":
         depth = jnp.where(valid, 0, -1).astype(jnp.int32)
-        count, centred, m2 = _kernel.level_stats(rewards, jnp.zeros_like(depth), group_ids[None], depth)
+        keys = _kernel.int32_ids(group_ids)[None]
+        count, centred, m2 = _kernel.level_stats(rewards, jnp.zeros_like(depth), keys, depth)
         return count[:, 0], centred[:, 0], m2[:, 0]
     return _kernel.segment_stats(rewards, valid, [group_ids])
 

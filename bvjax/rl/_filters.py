@@ -59,7 +59,7 @@ def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
         lo = jnp.min(jnp.where(valid, r, jnp.inf), axis=1)
         return (n >= 2) & (hi > lo)
     num = r.shape[0]
-    seg = _kernel._segment_ids([valid.astype(jnp.int32), group_ids.astype(jnp.int32)])
+    seg = _kernel._segment_ids([valid.astype(jnp.int32), group_ids])
     hi = jax.ops.segment_max(jnp.where(valid, r, -jnp.inf), seg, num)
     lo = jax.ops.segment_min(jnp.where(valid, r, jnp.inf), seg, num)
     n = jax.ops.segment_sum(valid.astype(jnp.int32), seg, num)

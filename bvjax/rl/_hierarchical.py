@@ -28,7 +28,7 @@ def history_keys(state_ids, step_mask, num_levels):
     mask = step_mask.astype(bool)
     pos = jnp.cumsum(mask, axis=1) - 1  # index among the row's valid steps
     order = jnp.argsort(~mask, axis=1, stable=True)  # valid positions first, in order
-    compact = jnp.take_along_axis(state_ids.astype(jnp.int32), order, axis=1)
+    compact = jnp.take_along_axis(_kernel.int32_ids(state_ids), order, axis=1)
     keys = [jnp.take_along_axis(compact, jnp.clip(pos - level, 0, t - 1), axis=1).reshape(-1)
             for level in range(num_levels)]
     depth = jnp.where(mask, pos, -1).reshape(-1).astype(jnp.int32)
@@ -111,7 +111,7 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
     _checks.in_range("eps", eps, low=0.0)
     b, t = state_ids.shape
     mask = step_mask.astype(bool).reshape(-1)
-    group = jnp.repeat(task_ids.astype(jnp.int32), t)
+    group = jnp.repeat(_kernel.int32_ids(task_ids), t)
     normalize = mode == "mean_std_norm"
     episode = jnp.broadcast_to(episode_returns.astype(jnp.float32)[:, None], (b, t)).reshape(-1)
     step = step_returns.astype(jnp.float32).reshape(-1)
@@ -120,7 +120,7 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
     depth = jnp.where(mask, 0, -1).astype(jnp.int32)
     parts = []
     for values, keys, singleton in ((episode, jnp.zeros((1, b * t), jnp.int32), "raw"),
-                                    (step, state_ids.reshape(1, -1).astype(jnp.int32), "zero")):
+                                    (step, _kernel.int32_ids(state_ids).reshape(1, -1), "zero")):
         stats = cluster_stats(jnp.ldexp(values, -exponent), group, keys, depth, implementation)
         count, centred, m2 = (x[:, 0] for x in stats)
         parts.append(_advantages.normalise(values, mask, count, centred, m2, exponent, normalize=normalize,
@@ -220,7 +220,7 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
     num_levels = history_length + 1
     mask = step_mask.astype(bool).reshape(-1)
     keys, depth = history_keys(state_ids, step_mask, num_levels)
-    group = jnp.repeat(task_ids.astype(jnp.int32), t)
+    group = jnp.repeat(_kernel.int32_ids(task_ids), t)
     values, exponent = _scaled(step_returns.reshape(-1), mask)
     count, centred, m2 = cluster_stats(values, group, keys, depth, implementation)
     std_norm = mode == "mean_std_norm"

@@ -252,3 +252,26 @@ def test_contract_errors():
         group_advantages(jnp.zeros((2, 3)), implementation="cuda")
     with pytest.raises(ValueError, match="mask"):
         rloo_advantages(jnp.zeros((2, 3)), mask=jnp.ones((2, 4), bool))
+
+
+def test_64_bit_group_ids_are_not_truncated():
+    # uid hashes as int64: ids equal in their low 32 bits are still different groups.
+    with jax.enable_x64(True):
+        r = jnp.array([1.0, 3.0, 5.0, 9.0], jnp.float32)
+        gid = jnp.array([7, 7 + 2**32, 7, 7 + 2**32], jnp.int64)
+        for impl in ("xla", "pallas"):
+            out = group_advantages(r, gid, normalize=False, implementation=impl)
+            np.testing.assert_allclose(out, [-2.0, -3.0, 2.0, 3.0])
+        from bvjax.rl import dapo_group_filter, hgpo_advantages
+
+        # each true group is all-equal (dropped); merged by truncation they would be kept.
+        np.testing.assert_array_equal(dapo_group_filter(jnp.array([1.0, 0.0, 1.0, 0.0]), gid), [False] * 4)
+        states = jnp.array([[5, 5 + 2**33]], jnp.int64).repeat(2, axis=0)
+        returns, mask = jnp.array([[1.0, 4.0], [3.0, 4.0]]), jnp.ones((2, 2), bool)
+        for impl in ("xla", "pallas"):
+            out = hgpo_advantages(states, returns, mask, jnp.zeros(2, jnp.int64), history_length=0,
+                                  mode="mean_norm", implementation=impl)
+            np.testing.assert_allclose(out, [[-1.0, 0.0], [1.0, 0.0]], atol=1e-6)
+            out = hgpo_advantages(states, returns, mask, jnp.array([2**40, 2**40 + 2**33], jnp.int64),
+                                  history_length=0, mode="mean_norm", implementation=impl)
+            np.testing.assert_allclose(out, np.zeros((2, 2)), atol=1e-6)  # two tasks: no shared cluster
