@@ -32,17 +32,33 @@ class BootstrapCI(NamedTuple):
     ci: tuple[jax.Array, jax.Array]
 
 
+def _mul_hi(a: jax.Array, m: int) -> jax.Array:
+    """floor(a * m / 2**32) for uint32 ``a`` and a static 0 < m < 2**32, in 32-bit arithmetic."""
+    a_lo, a_hi = a & 0xFFFF, a >> 16
+    m_lo, m_hi = jnp.uint32(m & 0xFFFF), jnp.uint32(m >> 16)
+    lo_lo, hi_lo, lo_hi, hi_hi = a_lo * m_lo, a_hi * m_lo, a_lo * m_hi, a_hi * m_hi
+    cross = (lo_lo >> 16) + (hi_lo & 0xFFFF) + lo_hi  # < 2**32, no overflow
+    return hi_hi + (hi_lo >> 16) + (cross >> 16)
+
+
 def bootstrap_indices(key: jax.Array, *, num_items: int, num_resamples: int) -> jax.Array:
     r"""Draws nonparametric bootstrap resamples: ``num_resamples`` rows of ``num_items`` indices.
 
-    .. math::  I_{r,i} \sim \mathrm{Uniform}\{0, \dots, n - 1\}\ \text{i.i.d.}
+    .. math::  I_{r,i} = \lfloor U_{r,i}\, n / 2^{32} \rfloor,\quad U_{r,i} \sim \mathrm{Uniform}\{0, \dots, 2^{32} - 1\}\ \text{i.i.d.}
+
+    One 32-bit draw per index (multiply-shift, Lemire 2019, without the rejection
+    step), about twice as fast as ``jax.random.randint``, which spends two draws per
+    index. Each index's probability is within a factor :math:`1 \pm n/2^{32}` of
+    :math:`1/n` (:math:`2.3 \times 10^{-6}` for n = 10,000), far below any Monte Carlo
+    error a bootstrap can resolve.
 
     The indices feed `bootstrap_ci`, `out_of_bag_mask` and the model-fitting harness;
     any other stream of the same shape (e.g. NumPy's, to replay a peer) works as well.
+    Any key implementation works; ``jax.random.key(seed, impl="rbg")`` is faster on CPU.
 
     Args:
         key: a PRNG key.
-        num_items: static int n >= 1, the sample size.
+        num_items: static int 1 <= n < 2**31, the sample size.
         num_resamples: static int B >= 1.
 
     Returns:
@@ -56,10 +72,14 @@ def bootstrap_indices(key: jax.Array, *, num_items: int, num_resamples: int) -> 
 
     References:
         Efron, Bootstrap Methods: Another Look at the Jackknife, 1979.
+        Lemire, Fast Random Integer Generation in an Interval, 2019 (arXiv 1805.10941).
     """
-    _checks.dims(key=(key, ("[]", "[2]")))
+    _checks.dims(key=(key, ("[]", "[2]", "[4]")))
     _checks.positive_int(num_items=num_items, num_resamples=num_resamples)
-    return jax.random.randint(key, (num_resamples, num_items), 0, num_items, dtype=jnp.int32)
+    if num_items >= 2**31:
+        raise ValueError(f"num_items: expected a static int < 2**31, got {num_items!r}")
+    bits = jax.random.bits(key, (num_resamples, num_items), jnp.uint32)
+    return _mul_hi(bits, num_items).astype(jnp.int32)
 
 
 def out_of_bag_mask(indices: jax.Array, *, num_items: int | None = None) -> jax.Array:

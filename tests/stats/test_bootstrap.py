@@ -196,3 +196,18 @@ def test_contract_errors():
         stats.point632_combine(jnp.zeros(3), jnp.zeros(3))
     with pytest.raises(ValueError, match="confidence"):
         stats.normal_approx_ci(jnp.array(0.5), 10, confidence=1.5)
+
+
+def test_multiply_shift_is_exact_and_uniform():
+    from bvjax.stats._bootstrap import _mul_hi
+
+    bits = np.random.default_rng(0).integers(0, 2**32, 50_000, dtype=np.uint64)
+    for n in (1, 7, 10_000, 123_456_789, 2**31 - 1):
+        expected = (bits * np.uint64(n)) >> np.uint64(32)  # float-free 64-bit reference
+        np.testing.assert_array_equal(np.asarray(_mul_hi(jnp.asarray(bits.astype(np.uint32)), n)),
+                                      expected.astype(np.uint32))
+    idx = stats.bootstrap_indices(jax.random.key(3), num_items=7, num_resamples=20_000)
+    counts = np.bincount(np.asarray(idx).ravel(), minlength=7)
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3
+    rbg = stats.bootstrap_indices(jax.random.key(3, impl="rbg"), num_items=7, num_resamples=4)
+    assert rbg.shape == (4, 7) and int(rbg.max()) < 7
