@@ -20,7 +20,8 @@ from bvjax.stats._significance import TestResult, ftest_5x2cv, paired_ttest, tte
 
 
 def _values(x):
-    return x.values if hasattr(x, "values") and not hasattr(x, "at") else x
+    """pandas DataFrame / Series -> NumPy, as mlxtend accepts them; anything else unchanged."""
+    return x.to_numpy() if type(x).__module__.split(".")[0] == "pandas" else x
 
 
 def _check_xy(X, y):

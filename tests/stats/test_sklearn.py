@@ -117,3 +117,11 @@ def test_wrapper_contract_errors(iris):
         stats.bootstrap_point632_score(est1, X[:, 0], y)
     with pytest.raises(ValueError, match="method"):
         stats.bootstrap_point632_score(est1, X, y, method=".5")
+
+
+def test_pandas_inputs_are_accepted(iris, x64):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    est1, est2 = _pair()
+    got = stats.paired_ttest_5x2cv(est1, est2, pd.DataFrame(X), pd.Series(y), random_seed=0)
+    _assert_same(got, mx.paired_ttest_5x2cv(est1, est2, X, y, random_seed=0))
