@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax.rl import group_advantages, rloo_advantages
 
 
 def bandit_expected_return(logits: jax.Array, means: jax.Array) -> jax.Array:
@@ -120,6 +121,9 @@ def bandit_reinforce_gradient(logits: jax.Array, actions: jax.Array, rewards: ja
     - ``"leave_one_out"``: :math:`b_i = \frac1{G-1}\sum_{j\ne i} r_j`; unbiased (RLOO).
       Needs G >= 2.
 
+    The centring comes from `bvjax.rl.group_advantages` (``normalize=False``, Dr.GRPO)
+    and `bvjax.rl.rloo_advantages`; as there, advantages carry no gradient.
+
     Args:
         logits: [..., K] float, the policy's logits.
         actions: [..., G] int, the sampled arms.
@@ -155,13 +159,14 @@ def bandit_reinforce_gradient(logits: jax.Array, actions: jax.Array, rewards: ja
     group = shape["G"]
     if baseline == "leave_one_out" and group < 2:
         raise ValueError(f"rewards: baseline='leave_one_out' needs G >= 2, got shape {rewards.shape}")
-    total = jnp.sum(rewards, axis=-1, keepdims=True)
+    flat = rewards.reshape(-1, group)  # one group per row, as bvjax.rl takes them
     if baseline == "none":
-        advantages = rewards
+        advantages = flat
     elif baseline == "mean":
-        advantages = rewards - total / group
+        advantages = group_advantages(flat, normalize=False, singleton="zero")
     else:
-        advantages = rewards - (total - rewards) / (group - 1)
+        advantages = rloo_advantages(flat)
+    advantages = advantages.reshape(rewards.shape)
     probs = jax.nn.softmax(logits, axis=-1)
     onehot = jax.nn.one_hot(actions, shape["K"], dtype=probs.dtype)  # [..., G, K]
     score = onehot - probs[..., None, :]
