@@ -1,0 +1,120 @@
+"""The two ends LLA interpolates between: softmax attention and global ridge regression."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from bvjax.attention import _layout
+
+_NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
+
+
+def softmax_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    *,
+    scale: float | None = None,
+    causal: bool = True,
+) -> jax.Array:
+    r"""Softmax attention: the Nadaraya-Watson (local constant) estimator of v at each query.
+
+    .. math::
+        o_i = \frac{\sum_j e^{s\,q_i\cdot k_j}\, v_j}{\sum_j e^{s\,q_i\cdot k_j}},
+        \qquad j \le i \text{ when causal.}
+
+    Local Linear Attention with ridge :math:`\lambda \to \infty` reduces to this.
+
+    Args:
+        q: [B, N, H, D] float queries.
+        k: [B, N, H, D] float keys.
+        v: [B, N, H, E] float values.
+        scale: score scale s; default ``1/sqrt(D)``.
+        causal: mask ``j <= i`` (diagonal included); False: every key.
+
+    Returns:
+        [B, N, H, E] in q's dtype. Computed in float32 (float64 for float64 inputs) with
+        the max shift and a finite mask value, so no finite input gives NaN.
+
+    Examples:
+        >>> q = k = jnp.zeros((1, 3, 1, 2))  # equal scores: the causal running mean of v
+        >>> v = jnp.arange(3.0).reshape(1, 3, 1, 1)
+        >>> softmax_attention(q, k, v)[0, :, 0, 0]
+        Array([0. , 0.5, 1. ], dtype=float32)
+
+    References:
+        Vaswani et al, Attention Is All You Need, 2017 (arXiv 1706.03762); Nadaraya, On
+        Estimating Regression, 1964.
+    """
+    sizes = _layout.check_qkv(q, k, v)
+    n, d = sizes["N"], sizes["D"]
+    dtype = _layout.compute_dtype(q)
+    scale = _layout.default_scale(scale, d)
+    s = scale * jnp.einsum("bihd,bjhd->bhij", q.astype(dtype), k.astype(dtype))
+    s = jnp.clip(s, -1e30, 1e30)
+    if causal:
+        s = jnp.where(jnp.tril(jnp.ones((n, n), bool)), s, _NEG)
+    p = jax.nn.softmax(s, axis=-1)
+    return jnp.einsum("bhij,bjhe->bihe", p, v.astype(dtype)).astype(q.dtype)
+
+
+def linear_regression_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    *,
+    ridge: float | jax.Array = 1.0,
+    causal: bool = True,
+) -> jax.Array:
+    r"""Global ridge-regression attention (MesaNet-like): one linear map fitted to all past pairs.
+
+    .. math::
+        o_i = \Big(\sum_{j} v_j k_j^\top\Big)\Big(\sum_{j} k_j k_j^\top + \lambda_i I\Big)^{-1} q_i,
+        \qquad j \le i \text{ when causal,}
+
+    the exact ridge solution of :math:`\min_W \sum_j \|v_j - W k_j\|^2 + \lambda_i\|W\|_F^2`
+    evaluated at :math:`q_i`: the global linear end of the interpolation LLA makes
+    (no kernel weights, no intercept, no centring).
+
+    Args:
+        q: [B, N, H, D] float queries.
+        k: [B, N, H, D] float keys.
+        v: [B, N, H, E] float values.
+        ridge: lambda > 0: a scalar, or per position [B, N] or [B, N, H].
+        causal: prefix sums over ``j <= i``; False: the same fit on every pair.
+
+    Returns:
+        [B, N, H, E] in q's dtype. Memory is :math:`O(N D^2)` per head (prefix sums of
+        the :math:`D \times D` moments), solved per position; the system is positive
+        definite for ``ridge > 0``.
+
+    Examples:
+        >>> k = jnp.eye(2)[None, :, None, :]  # two orthogonal keys
+        >>> v = jnp.array([1.0, 3.0])[None, :, None, None]
+        >>> linear_regression_attention(k, k, v, ridge=1.0)[0, :, 0, 0]
+        Array([0.5, 1.5], dtype=float32)
+
+    References:
+        von Oswald et al, MesaNet: Sequence Modeling by Locally Optimal Test-Time Training,
+        2025 (arXiv 2506.05233); Zuo et al, Local Linear Attention, 2025 (arXiv 2510.01450).
+
+    Departure from MesaNet: no gates or decay, and the exact solve instead of MesaNet's
+    conjugate gradient; it is the plain "global linear" reference of the LLA paper.
+    """
+    sizes = _layout.check_qkv(q, k, v)
+    _layout.check_ridge(ridge, q)
+    b, n, h, d = sizes["B"], sizes["N"], sizes["H"], sizes["D"]
+    dtype, out_dtype = _layout.compute_dtype(q), q.dtype
+    q, k, v = (x.astype(dtype) for x in (q, k, v))
+    lam = _layout.ridge_per_head(ridge, b, n, h, dtype).reshape(b, h, n).transpose(0, 2, 1)  # [B, N, H]
+    kk = jnp.einsum("bjhd,bjhe->bjhde", k, k)
+    vk = jnp.einsum("bjhe,bjhd->bjhed", v, k)
+    if causal:
+        kk, vk = jnp.cumsum(kk, axis=1), jnp.cumsum(vk, axis=1)
+    else:
+        kk = jnp.broadcast_to(jnp.sum(kk, axis=1, keepdims=True), kk.shape)
+        vk = jnp.broadcast_to(jnp.sum(vk, axis=1, keepdims=True), vk.shape)
+    a = kk + lam[..., None, None] * jnp.eye(d, dtype=dtype)
+    x = jnp.linalg.solve(a, q[..., None])[..., 0]  # (K^T K + lambda I)^{-1} q
+    return jnp.einsum("bnhed,bnhd->bnhe", vk, x).astype(out_dtype)
