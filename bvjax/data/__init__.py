@@ -6,10 +6,25 @@ from bvjax.data._bandit import (
     bandit_reinforce_gradient,
     sample_bandit,
 )
+from bvjax.data._latent_trace import (
+    LatentTracePairs,
+    latent_trace_joint_logps,
+    latent_trace_marginal_dpo_loss,
+    latent_trace_marginal_logps,
+    sample_latent_trace_pairs,
+)
+from bvjax.data._preference_bandit import PreferenceBandit, tajwar_bandit
 
 __all__ = [
+    "LatentTracePairs",
+    "PreferenceBandit",
     "bandit_expected_return",
     "bandit_policy_gradient",
     "bandit_reinforce_gradient",
+    "latent_trace_joint_logps",
+    "latent_trace_marginal_dpo_loss",
+    "latent_trace_marginal_logps",
     "sample_bandit",
+    "sample_latent_trace_pairs",
+    "tajwar_bandit",
 ]

@@ -12,10 +12,12 @@ from bvjax.preference._dpo import dpo_loss, ipo_loss
 from bvjax.preference._group_alignment import group_alignment_loss
 from bvjax.preference._logprobs import sequence_logps, token_logps
 from bvjax.preference._orpo import orpo_loss
+from bvjax.preference._pairs import RewardPairs, reward_pairs
 from bvjax.preference._sft import sft_loss
 
 __all__ = [
     "BVPOAlphaEstimate",
+    "RewardPairs",
     "bvpo_alpha_estimate",
     "bvpo_empty_trace_loss",
     "bvpo_loss",
@@ -25,6 +27,7 @@ __all__ = [
     "group_alignment_loss",
     "ipo_loss",
     "orpo_loss",
+    "reward_pairs",
     "sequence_logps",
     "sft_loss",
     "token_logps",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from launch.experiments import reinforce_baselines
+from launch.experiments import bvpo_toy, reinforce_baselines, tajwar_bandit
 
 
 class Experiment(NamedTuple):
@@ -36,6 +36,8 @@ def _from_module(module) -> Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {
     "reinforce_baselines": _from_module(reinforce_baselines),
+    "bvpo_toy": _from_module(bvpo_toy),
+    "tajwar_bandit": _from_module(tajwar_bandit),
 }
 
 
