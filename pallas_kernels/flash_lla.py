@@ -482,7 +482,7 @@ def _backward(cfg: _Config, n, d, e, residuals, do):
     return dq[:, rows, :d], dk[:, rows, :d], dv[:, rows, :e], dlam
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _make(cfg: _Config):
     @jax.custom_vjp
     def fn(q, k, v, lam):

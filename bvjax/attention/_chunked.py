@@ -176,7 +176,7 @@ def _backward_one(cfg, q, k, v, lam, o, rho, delta, m, omega, mu_t, diag_t, do):
     return dq, dk, dv, grad_lam[:, 0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _make(cfg: _Config):
     fwd_one = jax.vmap(functools.partial(_forward_one, cfg))
     bwd_one = jax.vmap(functools.partial(_backward_one, cfg))

@@ -10,7 +10,7 @@ from jax.test_util import check_grads
 
 from bvjax import attention
 from pallas_kernels import flash_lla
-from tests.attention._np_reference import np_lla, np_linear_regression, np_softmax
+from tests.attention._np_reference import np_linear_regression, np_lla, np_softmax
 
 lla = attention.local_linear_attention
 chunked = attention.local_linear_attention_chunked
@@ -75,7 +75,7 @@ def test_no_nan_on_extreme_inputs():
         for impl_fn in (lambda *a: lla(*a, ridge=1.0), lambda *a: chunked(*a, ridge=1.0, block_k=4)):
             out = impl_fn(qq, kk, vv)
             assert np.all(np.isfinite(np.asarray(out))), name
-            grads = jax.grad(lambda *a: jnp.sum(impl_fn(*a)), argnums=(0, 1, 2))(qq, kk, vv)
+            grads = jax.grad(lambda *a, f=impl_fn: jnp.sum(f(*a)), argnums=(0, 1, 2))(qq, kk, vv)
             assert all(np.all(np.isfinite(np.asarray(g))) for g in grads), name
     np.testing.assert_allclose(np.asarray(lla(np.zeros_like(q), np.zeros_like(k), v))[0, :, 0],
                                np.cumsum(v[0, :, 0], 0) / np.arange(1, 9)[:, None], rtol=1e-5, atol=1e-6)
@@ -106,15 +106,16 @@ def test_full_gradient_is_the_true_gradient_and_stop_matches_fixed_ridge():
     ridge = 0.7
     with jax.enable_x64(True):
         q, k, v = map(jnp.asarray, (q, k, v))
-        full = lambda *a: lla(*a, ridge=ridge, implementation="xla", ridge_grad="full")  # noqa: E731
+        full = lambda *a: lla(*a, ridge=ridge, implementation="xla", ridge_grad="full")
         check_grads(full, (q, k, v), order=1, modes=("rev",), atol=1e-6, rtol=1e-6)
         # The stop-gradient convention is the exact gradient of LLA whose penalty
         # lambda * omega is frozen at its value at the evaluation point.
         s = q.shape[3] ** -0.5
-        omega = jnp.sum(jnp.where(jnp.tril(jnp.ones((6, 6), bool)), jnp.exp(
-            s * jnp.einsum("bihd,bjhd->bhij", q, k) - s * jnp.max(jnp.einsum("bihd,bjhd->bhij", q, k) * jnp.tril(
-                jnp.ones((6, 6))) - 1e300 * (1 - jnp.tril(jnp.ones((6, 6)))), -1, keepdims=True)), 0.0), -1)
-        fixed = lambda *a: _lla_fixed_ridge(*a, ridge * omega.transpose(0, 2, 1), s)  # noqa: E731
+        scores = s * jnp.einsum("bihd,bjhd->bhij", q, k)
+        mask = jnp.tril(jnp.ones((6, 6), bool))
+        top = jnp.max(jnp.where(mask, scores, -jnp.inf), -1, keepdims=True)
+        omega = jnp.sum(jnp.where(mask, jnp.exp(scores - top), 0.0), -1)  # [B, H, N]
+        fixed = jax.jit(lambda *a: _lla_fixed_ridge(*a, ridge * omega.transpose(0, 2, 1), s))
         cot = jnp.asarray(np.random.default_rng(5).normal(size=v.shape))
         g_stop = jax.vjp(lambda *a: lla(*a, ridge=ridge, implementation="xla", ridge_grad="stop"), q, k, v)[1](cot)
         g_fixed = jax.vjp(fixed, q, k, v)[1](cot)
@@ -167,7 +168,7 @@ def test_chunked_gradient_matches_exact_float64(ridge_grad):
 def test_chunked_check_grads_float64():
     q, k, v = _qkv(11, n=7, h=1, d=2, dtype=np.float64)
     with jax.enable_x64(True):
-        fn = lambda *a: chunked(*a, ridge=1.0, block_k=3, cg_iters=20, cg_tol=1e-14)  # noqa: E731
+        fn = lambda *a: chunked(*a, ridge=1.0, block_k=3, cg_iters=20, cg_tol=1e-14)
         check_grads(fn, tuple(map(jnp.asarray, (q, k, v))), order=1, modes=("rev",), atol=1e-6, rtol=1e-6)
 
 
@@ -179,10 +180,10 @@ def test_chunked_memory_is_linear_in_n():
         compiled = jax.jit(fn).lower(x, x, x).compile()
         return compiled.memory_analysis().temp_size_in_bytes
 
-    fn = lambda q, k, v: chunked(q, k, v, block_k=64, cg_iters=2)  # noqa: E731
+    fn = lambda q, k, v: chunked(q, k, v, block_k=64, cg_iters=2)
     small, large = temp_bytes(512, fn), temp_bytes(2048, fn)
     assert large < 6 * small, (small, large)
-    exact = lambda q, k, v: lla(q, k, v, implementation="xla")  # noqa: E731
+    exact = lambda q, k, v: lla(q, k, v, implementation="xla")
     assert temp_bytes(2048, exact) > 10 * temp_bytes(512, exact) / 2
 
 
@@ -216,7 +217,7 @@ def test_decode_float64_ragged_lengths_and_empty_cache():
 
 def test_decode_gradients_finite_and_conventions():
     q, k, v = _qkv(14, b=1, n=6, h=1, d=3)
-    fn = lambda q_, ridge_grad: jnp.sum(decode(q_, k, v, ridge=1.0, ridge_grad=ridge_grad))  # noqa: E731
+    fn = lambda q_, ridge_grad: jnp.sum(decode(q_, k, v, ridge=1.0, ridge_grad=ridge_grad))
     g_full, g_stop = jax.grad(fn)(q[:, -1], "full"), jax.grad(fn)(q[:, -1], "stop")
     assert np.all(np.isfinite(np.asarray(g_full))) and np.all(np.isfinite(np.asarray(g_stop)))
     exact = jax.grad(lambda qq: jnp.sum(lla(jnp.concatenate([q[:, :-1], qq[:, None]], 1), k, v, ridge=1.0)[:, -1]))
