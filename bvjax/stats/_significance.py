@@ -142,8 +142,8 @@ def mcnemar(table: jax.Array, *, exact: bool = False, corrected: bool = True,
         exact: static bool; the exact binomial test instead of the chi-square one.
         corrected: static bool; Edwards' continuity correction (chi-square test only).
         clamp_correction: static bool; use :math:`\max(|b-c|-1, 0)` so that
-            :math:`b = c` gives :math:`\chi^2 = 0`. Off by default to match mlxtend, which
-            gives :math:`1/(b+c)` there.
+            :math:`b = c` gives :math:`\chi^2 = 0`. Off by default to match mlxtend and
+            statsmodels, which give :math:`1/(b+c)` there.
 
     Returns:
         `TestResult` ``(statistic, pvalue)`` of float scalars. ``b + c = 0`` (no

@@ -264,3 +264,20 @@ def test_float32_is_accurate_on_large_test_sets():
         got = jax.jit(ours)(jnp.asarray(y), *map(jnp.asarray, preds))
         assert got.statistic.dtype == jnp.float32
         np.testing.assert_allclose(got, theirs(y, *preds), rtol=2e-4, atol=1e-30)
+
+
+def test_mcnemar_and_cochrans_q_match_statsmodels(x64):
+    sm = pytest.importorskip("statsmodels.stats.contingency_tables")
+    for table in TABLES[:4]:
+        t = np.array(table)
+        for exact, corrected in [(False, True), (False, False), (True, True)]:
+            ref = sm.mcnemar(t, exact=exact, correction=corrected)
+            got = stats.mcnemar(jnp.asarray(t), exact=exact, corrected=corrected)
+            _close(got.statistic, ref.statistic)  # statsmodels' exact statistic is min(b, c) too
+            _close(got.pvalue, ref.pvalue)
+    y, preds = _predictions(7, m=4)
+    correct = np.stack([p == y for p in preds], axis=1).astype(int)
+    ref = sm.cochrans_q(correct)
+    got = stats.cochrans_q(jnp.asarray(y), *map(jnp.asarray, preds))
+    _close(got.statistic, ref.statistic)
+    _close(got.pvalue, ref.pvalue)
