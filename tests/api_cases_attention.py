@@ -48,3 +48,10 @@ CASES = {
         static=("causal",),
     ),
 }
+
+CASES["bvjax.attention.window_mean_query"] = Case(
+    good=lambda: ((_qkv()[0][:, :, 0], jnp.arange(5) < jnp.array([[5], [2]])), {"window": 3}),
+    bad=lambda: ((_qkv()[0][:, :, 0], jnp.ones((2, 4), bool)), {"window": 3}),
+    bad_arg="mask",
+    static=("window",),
+)
