@@ -28,14 +28,15 @@ def _float(x):
 
 
 def scale_exponent(values, valid):
-    """Smallest e >= 0 with max |values| <= 2^e over valid entries (int32 scalar).
+    """The exponent e of max |values| over valid entries (max |values| in [2^(e-1), 2^e)).
 
     Statistics are computed on ``ldexp(values, -e)``, an exact rescaling into [-1, 1],
-    so no finite input overflows to inf (and then NaN) in the squares or differences.
+    so no finite input overflows to inf (and then NaN) in the squares or differences,
+    and tiny inputs do not underflow there either. Clipped to [-126, 128].
     """
     top = jnp.max(jnp.where(valid, jnp.abs(values), 0.0), initial=0.0)
     _, e = jnp.frexp(top)
-    return jnp.maximum(e, 0).astype(jnp.int32)
+    return jnp.clip(e, -126, 128).astype(jnp.int32)
 
 
 def group_stats(rewards, group_ids, valid, implementation):
@@ -105,7 +106,8 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
     - masked entries are excluded from the statistics and get 0; so does an all-masked group.
 
     Statistics are computed in float32 on the rewards rescaled by an exact power of two
-    into [-1, 1], so no finite input overflows into NaN. The result is wrapped in
+    into [-1, 1], so no finite input overflows into NaN. (With ``eps=0``, a group whose
+    spread is below ~1e-19 of the batch's largest reward underflows to advantage 0.) The result is wrapped in
     ``stop_gradient``: advantages are constants of the policy
     gradient (verl computes them under ``no_grad``).
 
