@@ -13,6 +13,9 @@ Two kernels share this file, each with a plain-jnp reference that the XLA path u
   .. math::  E_l[i, j] = E_{l-1}[i, j] \wedge (k_{l,i} = k_{l,j}) \wedge d_i \ge l \wedge d_j \ge l,
              \qquad E_{-1}[i,j] = (g_i = g_j) \wedge d_i \ge 0 \wedge d_j \ge 0 .
 
+  With ``k_l`` the state ``l`` steps back, this unrolls the spec's shifted-AND recurrence
+  :math:`E_l[i,j] = E_0[i,j] \wedge E_{l-1}[\mathrm{prev}(i), \mathrm{prev}(j)]`: the
+  caller passes the shifted states as keys, so no tile needs its neighbour's rows.
   One program owns a block of output rows and loops over column chunks twice: pass one
   accumulates the count and the sum of ``v_j - v_i`` (shifted by the row's own value,
   so an all-equal cluster centres to exactly 0), pass two the sum of squared deviations
