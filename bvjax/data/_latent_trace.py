@@ -102,6 +102,12 @@ def latent_trace_marginal_logps(trace_logits: jax.Array, answer_logits: jax.Arra
     return jax.nn.logsumexp(joint[..., :-1, :], axis=-2)
 
 
+def _inverse_cdf(probs, u):
+    """Index k with CDF(k-1) <= u < CDF(k), for probs [..., K] and u [...]."""
+    cdf = jnp.cumsum(probs, axis=-1)
+    return jnp.minimum(jnp.sum(u[..., None] >= cdf, axis=-1), probs.shape[-1] - 1).astype(jnp.int32)
+
+
 def _pair_probs(answer_logps, rewards):
     """P(chosen = i, rejected = j) for two i.i.d. answers ranked by reward (ties dropped)."""
     probs = jnp.exp(answer_logps)
@@ -235,14 +241,15 @@ def sample_latent_trace_pairs(key: jax.Array, trace_logits: jax.Array, answer_lo
     _check_model(trace_logits, answer_logits)
     _checks.positive_int(num_pairs=num_pairs)
     num_x, num_r = trace_logits.shape
-    prompt_key, trace_key, answer_key = jax.random.split(key, 3)
-    prompts = jax.random.randint(prompt_key, (num_pairs,), 0, num_x)
+    # One uniform draw per choice, inverted through the CDFs: a single PRNG call keeps the
+    # compiled program small (it is traced many times inside the bias–variance meter).
+    u = jax.random.uniform(key, (num_pairs, 5))
+    prompts = jnp.minimum((u[:, 0] * num_x).astype(jnp.int32), num_x - 1)
     if thinking:
-        traces = jax.random.categorical(trace_key, trace_logits[prompts][:, None, :], shape=(num_pairs, 2))
+        traces = _inverse_cdf(jax.nn.softmax(trace_logits[prompts], axis=-1)[:, None, :], u[:, 1:3])
     else:
         traces = jnp.full((num_pairs, 2), num_r)
-    logits = answer_logits[prompts[:, None], traces]  # [B, 2, Y]
-    answers = jax.random.categorical(answer_key, logits)
+    answers = _inverse_cdf(jax.nn.softmax(answer_logits[prompts[:, None], traces], axis=-1), u[:, 3:5])
     reward = rewards[prompts[:, None], answers]
     swap = reward[:, 1] > reward[:, 0]
     order = jnp.stack([swap.astype(jnp.int32), 1 - swap.astype(jnp.int32)], axis=1)

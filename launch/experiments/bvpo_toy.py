@@ -219,8 +219,12 @@ def measure(config, params, key):
     joint_ref = latent_trace_joint_logps(*logits(reference_params))[:, :-1, :]  # [X, R, Y]
     post = joint_ref[fixed["prompts"][:, None], :, fixed["answers"]]  # [B, 2, R]
 
-    def trace_only(k):
-        g_t = _flat(trace_grad(config, params, dict(fixed, traces=jax.random.categorical(k, post).astype(jnp.int32))))
+    post_cdf = jnp.cumsum(jax.nn.softmax(post, axis=-1), axis=-1)
+
+    def trace_only(k):  # inverse-CDF draws from the posterior (one PRNG call: a smaller program)
+        u = jax.random.uniform(k, post_cdf.shape[:-1] + (1,))
+        traces = jnp.minimum(jnp.sum(u >= post_cdf, axis=-1), config.num_traces - 1).astype(jnp.int32)
+        g_t = _flat(trace_grad(config, params, dict(fixed, traces=traces)))
         return {n: a * g_t + (1.0 - a) * empty_fixed for n, a in zip(names, weights)}
 
     tr = bias_variance(trace_only, reference, trace_key, num_draws=config.meter_draws)
