@@ -4,9 +4,15 @@ Command:
 
     python -m launch.main --config=launch/configs/tajwar_bandit.py --workdir=workdir/tajwar_bandit
 
-Runtime: TBD on 2 CPU cores.
+Runtime: about 25 seconds on 2 CPU cores (mostly compilation; 80 s with the cores shared);
+the same on an accelerator, where compilation dominates.
 
-Expected (measured at seed 0, README results table): TBD
+Expected (measured at seed 0, README results table): expected reward E_pi r (5 seeds, ± SE)
+after 1,000 and 5,000 samples. Peak 70 (off the reference mode, pi_ref 0.039): offline SFT
+0.092 / 0.288, offline DPO 0.128 / 0.594, offline IPO 0.126 / 0.589, on-policy SFT 0.114 /
+0.953, on-policy DPO 0.158 / 0.979, on-policy IPO 0.154 / 0.957, REINFORCE 0.171 / 0.996,
+PPO 0.155 / 0.995. Peak 20 (on the mode, pi_ref 0.377): every run between 0.680 and 0.755
+after 1,000 samples; at 5,000 offline 0.870-0.919, on-policy 0.947-0.998.
 """
 
 import ml_collections

@@ -228,5 +228,12 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
             cells += [f"{_at(history, key, early):.3f} ± {_at(history, se_key, early):.3f}",
                       f"{_at(history, key, config.num_steps):.3f} ± {_at(history, se_key, config.num_steps):.3f}"]
         lines.append(f"| {run} | " + " | ".join(cells) + " |")
+    lines += ["", "Spread (best run − worst run) of the expected reward, the paper's 'all tie' check:", ""]
+    for peak in config.peaks:
+        spread = []
+        for step in (early, config.num_steps):
+            values = [_at(history, f"reward/{peak:g}/{run}", step) for run in config.runs]
+            spread.append(f"{max(values) - min(values):.3f} after {step * per_round} samples")
+        lines.append(f"- peak {peak:g}: " + ", ".join(spread))
     lines += ["", "![curves](tajwar_bandit.png)", ""]
     return "\n".join(lines)
