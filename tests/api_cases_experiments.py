@@ -53,3 +53,11 @@ CASES = {
         bad_arg="rewards",
     ),
 }
+
+CASES["bvjax.preference.mcts_step_pairs"] = Case(
+    good=lambda: ((jnp.array([[0.5, -1.0, 0.2], [0.1, 0.1, 0.3]]), jnp.array([[4, 1, 2], [0, 3, 1]])),
+                  {"mask": jnp.array([[True, True, True], [True, False, True]]), "choose_worst": False}),
+    bad=lambda: ((jnp.zeros((2, 3)), jnp.zeros((2, 4), jnp.int32)), {}),
+    bad_arg="visits",
+    static=("choose_worst",),
+)

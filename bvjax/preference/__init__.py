@@ -11,6 +11,7 @@ from bvjax.preference._bvpo import (
 from bvjax.preference._dpo import dpo_loss, ipo_loss
 from bvjax.preference._group_alignment import group_alignment_loss
 from bvjax.preference._logprobs import sequence_logps, token_logps
+from bvjax.preference._mcts_pairs import StepPairs, mcts_step_pairs
 from bvjax.preference._orpo import orpo_loss
 from bvjax.preference._pairs import RewardPairs, reward_pairs
 from bvjax.preference._sft import sft_loss
@@ -18,6 +19,7 @@ from bvjax.preference._sft import sft_loss
 __all__ = [
     "BVPOAlphaEstimate",
     "RewardPairs",
+    "StepPairs",
     "bvpo_alpha_estimate",
     "bvpo_empty_trace_loss",
     "bvpo_loss",
@@ -26,6 +28,7 @@ __all__ = [
     "dpo_loss",
     "group_alignment_loss",
     "ipo_loss",
+    "mcts_step_pairs",
     "orpo_loss",
     "reward_pairs",
     "sequence_logps",
