@@ -173,6 +173,27 @@ def same_shape(**arrays: Any) -> None:
             )
 
 
+def broadcastable(**arrays: Any) -> tuple[int, ...]:
+    """Checks that the (non-None) arrays broadcast together; returns the broadcast shape.
+
+    Raises:
+        ValueError: naming the first argument that does not broadcast with the ones before it.
+    """
+    shape: tuple[int, ...] = ()
+    seen: list[str] = []
+    for name, x in arrays.items():
+        if x is None:
+            continue
+        x_shape = tuple(np.shape(x))
+        try:
+            shape = tuple(np.broadcast_shapes(shape, x_shape))
+        except ValueError:
+            raise ValueError(f"{name}: expected a shape that broadcasts with {', '.join(seen)} {shape}, "
+                             f"got {_describe(x)}") from None
+        seen.append(name)
+    return shape
+
+
 def dtype_kind(kind: str, **arrays: Any) -> None:
     """Checks that each (non-None) array's dtype is of `kind` (float, int, bool, number)."""
     for name, x in arrays.items():

@@ -92,3 +92,9 @@ def test_checks_run_at_trace_time_under_jit():
 
     with pytest.raises(ValueError, match=r"x: expected \[N\]"):
         f(jnp.zeros((2, 2)))
+
+
+def test_broadcastable_returns_the_shape_and_names_the_misfit():
+    assert _checks.broadcastable(x=jnp.zeros((2, 1)), df=jnp.zeros(3), none=None) == (2, 3)
+    with pytest.raises(ValueError, match=r"df: expected a shape that broadcasts with x \(3,\), got shape \(4,\)"):
+        _checks.broadcastable(x=jnp.zeros(3), df=jnp.zeros(4))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.scipy.special import betainc, gammaincc
 
 from bvjax import _checks
@@ -21,20 +20,9 @@ def _float_dtype(*arrays):
 
 
 def _broadcastable(**arrays):
-    """Checks that the arrays broadcast together, naming the first that does not."""
-    items = [(n, a) for n, a in arrays.items() if a is not None]
-    shape: tuple[int, ...] = ()
-    seen = []
-    for name, a in items:
-        a_shape = tuple(np.shape(a))
-        try:
-            shape = np.broadcast_shapes(shape, a_shape)
-        except ValueError:
-            raise ValueError(f"{name}: expected a shape that broadcasts with {', '.join(seen)} {shape}, "
-                             f"got shape {a_shape}") from None
-        seen.append(name)
-    for name, a in items:
-        _checks.dtype_kind("number", **{name: a})
+    """Checks that the arrays broadcast together and are numeric, naming the first misfit."""
+    _checks.broadcastable(**arrays)
+    _checks.dtype_kind("number", **arrays)
 
 
 def t_sf(x: jax.Array, df: jax.Array) -> jax.Array:
