@@ -66,6 +66,7 @@ from pallas_kernels import _common
 __all__ = [
     "BlockSizes",
     "flash_lla",
+    "flash_lla_cost",
     "flash_lla_dkv_kernel",
     "flash_lla_dq_kernel",
     "flash_lla_forward_kernel",
@@ -401,6 +402,37 @@ def flash_lla_dkv_kernel(q_ref, k_ref, v_ref, do_ref, rho_ref, u_ref, delta_ref,
 # ------------------------------------------------------------------------------ wrapper
 
 
+def flash_lla_cost(bh: int, n: int, d: int, e: int, *, cg_iters: int, causal: bool = True,
+                   itemsize: int = 4) -> dict[str, pl.CostEstimate]:
+    """FLOPs, exponentials and compulsory HBM bytes of the three kernels (spec/lla.md 6.5).
+
+    With ``P`` the (query, key) pairs computed (``n(n+1)/2`` causal, ``n^2`` otherwise)
+    and ``T = cg_iters``, counting 2 flops per multiply-add:
+
+    - forward: pass 1 (``QK^T``, ``WK``), ``T`` CG passes (``QK^T``, ``PK^T``,
+      ``(W o PK^T)K``), output pass (``QK^T``, ``rho K^T``, ``SV``):
+      ``(8 + 6T) P d + 2 P e`` flops and ``(2 + T) P`` exps;
+    - dQ: sweep A (``QK^T``, ``dO V^T``, ``CK``, ``WK``), ``T`` CG passes, sweep B
+      (``QK^T``, ``rho K^T``, ``UK^T``, ``dO V^T``, ``PK``): ``(14 + 6T) P d + 4 P e``;
+    - dK/dV: ``QK^T``, ``rho K^T``, ``UK^T``, ``dO V^T`` and five transposed products:
+      ``14 P d + 4 P e``.
+
+    Bytes are the compulsory traffic (inputs read once, outputs written once); the
+    in-kernel re-streaming of K (``(3 + T)`` passes per query tile) is extra.
+    """
+    pairs = bh * (n * (n + 1) // 2 if causal else n * n)
+    t = cg_iters
+    row = bh * n * itemsize
+    return {
+        "forward": pl.CostEstimate(flops=(8 + 6 * t) * pairs * d + 2 * pairs * e, transcendentals=(2 + t) * pairs,
+                                   bytes_accessed=row * (3 * d + 2 * e + 4)),
+        "dq": pl.CostEstimate(flops=(14 + 6 * t) * pairs * d + 4 * pairs * e, transcendentals=(2 + t) * pairs,
+                              bytes_accessed=row * (5 * d + 3 * e + 7)),
+        "dkv": pl.CostEstimate(flops=14 * pairs * d + 4 * pairs * e, transcendentals=pairs,
+                               bytes_accessed=row * (6 * d + 3 * e + 4)),
+    }
+
+
 def _pad(x, rows, cols):
     return jnp.pad(x, ((0, 0), (0, rows - x.shape[1]), (0, cols - x.shape[2])))
 
@@ -434,6 +466,7 @@ def _forward(cfg: _Config, q, k, v, lam):
                    f32((bh, np_, 1)), f32((bh, np_, 1))],
         interpret=cfg.interpret,
         compiler_params=None if cfg.interpret else _compiler_params(cfg.platform),
+        cost_estimate=flash_lla_cost(bh, np_, dp, ep, cg_iters=cfg.cg_iters, causal=cfg.causal)["forward"],
         name="flash_lla_forward",
     )(qp, kp, vp, lp)
     return o[:, :n, :e], (qp, kp, vp, lp, o, rho, delta, m, omega)
@@ -450,6 +483,7 @@ def _backward(cfg: _Config, n, d, e, residuals, do):
     full_d, full_e, full_1 = _specs(False, np_, dp), _specs(False, np_, ep), _specs(False, np_, 1)
     f32 = functools.partial(jax.ShapeDtypeStruct, dtype=_F32)
     params = None if cfg.interpret else _compiler_params(cfg.platform)
+    cost = flash_lla_cost(bh, np_, dp, ep, cg_iters=cfg.cg_iters, causal=cfg.causal)
     dq_kernel = functools.partial(flash_lla_dq_kernel, scale=cfg.scale, causal=cfg.causal, seq_len=n,
                                   block_k=bs.block_k, cg_iters=cfg.cg_iters, cg_tol=cfg.cg_tol,
                                   precondition=cfg.precondition, full_gradient=cfg.ridge_grad == "full")
@@ -461,6 +495,7 @@ def _backward(cfg: _Config, n, d, e, residuals, do):
         out_shape=[f32((bh, np_, dp)), f32((bh, np_, dp)), f32((bh, np_, 1)), f32((bh, np_, 1))],
         interpret=cfg.interpret,
         compiler_params=params,
+        cost_estimate=cost["dq"],
         name="flash_lla_dq",
     )(qp, kp, vp, lp, dop, o, rho, delta, m, omega)
     bk = bs.block_k_dkv
@@ -475,11 +510,15 @@ def _backward(cfg: _Config, n, d, e, residuals, do):
         out_shape=[f32((bh, np_, dp)), f32((bh, np_, ep))],
         interpret=cfg.interpret,
         compiler_params=params,
+        cost_estimate=cost["dkv"],
         name="flash_lla_dkv",
     )(qp, kp, vp, dop, rho, u, delta, m, beta, gamma)
     rows = slice(0, n)
     dlam = omega[:, rows, 0] * (jnp.sum(u * rho, -1) - beta[..., 0] * jnp.sum(rho * rho, -1))[:, rows]
     return dq[:, rows, :d], dk[:, rows, :d], dv[:, rows, :e], dlam
+
+
+_backward_jit = jax.jit(_backward, static_argnums=(0, 1, 2, 3))  # eager jax.grad stays compiled
 
 
 @functools.cache
@@ -494,7 +533,7 @@ def _make(cfg: _Config):
 
     def bwd(res, do):
         residuals, q, k, v, lam = res
-        dq, dk, dv, dlam = _backward(cfg, q.shape[1], q.shape[2], v.shape[2], residuals, do.astype(_F32))
+        dq, dk, dv, dlam = _backward_jit(cfg, q.shape[1], q.shape[2], v.shape[2], residuals, do.astype(_F32))
         return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype), dlam.astype(lam.dtype)
 
     fn.defvjp(fwd, bwd)

@@ -71,12 +71,13 @@ def test_no_nan_on_extreme_inputs():
         "zeros": (np.zeros_like(q), np.zeros_like(k), v),  # Sigma = 0, mu = 0: plain mean
         "equal keys": (q, np.broadcast_to(k[:, :1], k.shape), v),
     }
-    for name, (qq, kk, vv) in cases.items():
-        for impl_fn in (lambda *a: lla(*a, ridge=1.0), lambda *a: chunked(*a, ridge=1.0, block_k=4)):
-            out = impl_fn(qq, kk, vv)
-            assert np.all(np.isfinite(np.asarray(out))), name
-            grads = jax.grad(lambda *a, f=impl_fn: jnp.sum(f(*a)), argnums=(0, 1, 2))(qq, kk, vv)
-            assert all(np.all(np.isfinite(np.asarray(g))) for g in grads), name
+    paths = {"exact": lambda *a: lla(*a, ridge=1.0), "chunked": lambda *a: chunked(*a, ridge=1.0, block_k=4)}
+    for path, fn in paths.items():
+        fwd = jax.jit(fn)
+        grad = jax.jit(jax.grad(lambda *a, f=fn: jnp.sum(f(*a)), argnums=(0, 1, 2)))
+        for name, (qq, kk, vv) in cases.items():
+            assert np.all(np.isfinite(np.asarray(fwd(qq, kk, vv)))), (path, name)
+            assert all(np.all(np.isfinite(np.asarray(g))) for g in grad(qq, kk, vv)), (path, name)
     np.testing.assert_allclose(np.asarray(lla(np.zeros_like(q), np.zeros_like(k), v))[0, :, 0],
                                np.cumsum(v[0, :, 0], 0) / np.arange(1, 9)[:, None], rtol=1e-5, atol=1e-6)
 
@@ -217,10 +218,13 @@ def test_decode_float64_ragged_lengths_and_empty_cache():
 
 def test_decode_gradients_finite_and_conventions():
     q, k, v = _qkv(14, b=1, n=6, h=1, d=3)
-    fn = lambda q_, ridge_grad: jnp.sum(decode(q_, k, v, ridge=1.0, ridge_grad=ridge_grad))
-    g_full, g_stop = jax.grad(fn)(q[:, -1], "full"), jax.grad(fn)(q[:, -1], "stop")
+    grad = jax.jit(jax.grad(lambda q_, ridge_grad: jnp.sum(decode(q_, k, v, ridge=1.0, ridge_grad=ridge_grad))),
+                   static_argnums=1)
+    g_full, g_stop = grad(q[:, -1], "full"), grad(q[:, -1], "stop")
     assert np.all(np.isfinite(np.asarray(g_full))) and np.all(np.isfinite(np.asarray(g_stop)))
-    exact = jax.grad(lambda qq: jnp.sum(lla(jnp.concatenate([q[:, :-1], qq[:, None]], 1), k, v, ridge=1.0)[:, -1]))
+    assert not np.allclose(np.asarray(g_full), np.asarray(g_stop))
+    exact = jax.jit(jax.grad(
+        lambda qq: jnp.sum(lla(jnp.concatenate([q[:, :-1], qq[:, None]], 1), k, v, ridge=1.0)[:, -1])))
     np.testing.assert_allclose(np.asarray(g_full), np.asarray(exact(q[:, -1])), rtol=1e-4, atol=1e-5)
 
 

@@ -81,20 +81,21 @@ def test_mqsa_combination_padding_and_lla():
     mask = jnp.arange(6)[None] < jnp.array([[6], [4]])
     model = attention.MQSA(num_heads=2, long_window=3, alpha=0.3, dropout_rate=0.1)
     params = model.init(jax.random.key(0), h, mask)
-    combined, short, long = model.apply(params, h, mask)
+    apply = jax.jit(model.apply, static_argnames="deterministic")
+    combined, short, long = apply(params, h, mask)
     np.testing.assert_allclose(np.asarray(combined), np.asarray(0.3 * short + 0.7 * long), rtol=1e-6, atol=1e-6)
     # Right padding: valid positions do not depend on what sits in the padding.
     h2 = h.at[1, 4:].set(100.0)
-    combined2 = model.apply(params, h2, mask)[0]
+    combined2 = apply(params, h2, mask)[0]
     np.testing.assert_allclose(np.asarray(combined2[1, :4]), np.asarray(combined[1, :4]), rtol=1e-5, atol=1e-5)
     # Dropout is active in training mode; gradients are finite.
-    train = model.apply(params, h, mask, deterministic=False, rngs={"dropout": jax.random.key(1)})[0]
+    train = apply(params, h, mask, deterministic=False, rngs={"dropout": jax.random.key(1)})[0]
     assert not np.allclose(np.asarray(train), np.asarray(combined))
-    grads = jax.grad(lambda p: jnp.sum(model.apply(p, h, mask)[0] ** 2))(params)
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(apply(p, h, mask)[0] ** 2)))(params)
     assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree.leaves(grads))
     # The same module on Local Linear Attention.
     lla_model = attention.MQSA(num_heads=2, attention="lla", ridge=5.0)
-    out = lla_model.apply(lla_model.init(jax.random.key(2), h, mask), h, mask)[0]
+    out = jax.jit(lla_model.apply)(lla_model.init(jax.random.key(2), h, mask), h, mask)[0]
     assert out.shape == h.shape and np.all(np.isfinite(np.asarray(out)))
 
 
