@@ -39,24 +39,23 @@ import matplotlib.pyplot as plt
 RUNS = ("cdpo", "dpo")
 
 
+def _next_values(modulus, adds, muls):
+    """Next value for each (value, action): [M, A], the adds first, then the multiplications."""
+    v = np.arange(modulus)[:, None]
+    return np.concatenate([(v + np.asarray(adds)[None, :]) % modulus, (v * np.asarray(muls)[None, :]) % modulus],
+                          axis=1)
+
+
 def _ops(config):
-    """Next value for each (value, action): [M, A]."""
-    v = np.arange(config.modulus)[:, None]
-    add = np.asarray(config.adds)[None, :]
-    mul = np.asarray(config.muls)[None, :]
-    return np.concatenate([(v + add) % config.modulus, (v * mul) % config.modulus], axis=1)
+    return _next_values(config.modulus, tuple(config.adds), tuple(config.muls))
 
 
 @functools.lru_cache(maxsize=4)
 def _paths(modulus, adds, muls, depth):
     """Every action path from every start: actions [P, D], values before each step [M, P, D], finals [M, P]."""
-    class C:
-        pass
-    c = C()
-    c.modulus, c.adds, c.muls = modulus, adds, muls
-    nxt = _ops(c)
-    num_actions = nxt.shape[1]
-    actions = np.array(np.meshgrid(*[np.arange(num_actions)] * depth, indexing="ij")).reshape(depth, -1).T
+    nxt = _next_values(modulus, adds, muls)
+    num = nxt.shape[1]
+    actions = np.array(np.meshgrid(*[np.arange(num)] * depth, indexing="ij")).reshape(depth, -1).T
     values = np.zeros((modulus, len(actions), depth), np.int32)
     cur = np.repeat(np.arange(modulus)[:, None], len(actions), axis=1)
     for d in range(depth):
