@@ -9,9 +9,9 @@ from launch.configs import bvpo_toy
 
 
 def test_few_steps_write_report_and_finite_metrics(tmp_path):
-    config = bvpo_toy.get_config()
+    config = bvpo_toy.get_config()  # one device: sharding is covered by test_train; compiles faster
     config.update({"num_steps": 2, "num_seeds": 2, "meter_draws": 256, "eval_every": 2, "log_every": 2,
-                   "checkpoint_every": 2, "alphas": (0.0, 0.25, 0.5, 1.0)})
+                   "checkpoint_every": 2, "alphas": (0.0, 0.25, 0.5, 1.0), "num_devices": 1})
     out = train.train_and_evaluate(config, tmp_path)
     report = (tmp_path / "report.md").read_text()
     assert "| α̂ = " in report and "| α = 0.5 |" in report
