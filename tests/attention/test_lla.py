@@ -166,26 +166,19 @@ def test_chunked_gradient_matches_exact_float64(ridge_grad):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b_), rtol=1e-8, atol=1e-9, err_msg=name)
 
 
-def test_chunked_check_grads_float64():
-    q, k, v = _qkv(11, n=7, h=1, d=2, dtype=np.float64)
-    with jax.enable_x64(True):
-        fn = lambda *a: chunked(*a, ridge=1.0, block_k=3, cg_iters=20, cg_tol=1e-14)
-        check_grads(fn, tuple(map(jnp.asarray, (q, k, v))), order=1, modes=("rev",), atol=1e-6, rtol=1e-6)
-
-
 def test_chunked_memory_is_linear_in_n():
     """Compiled temp memory grows about linearly with N (the exact path's grows like N^2)."""
 
     def temp_bytes(n, fn):
-        x = jax.ShapeDtypeStruct((1, n, 1, 16), jnp.float32)
+        x = jax.ShapeDtypeStruct((1, n, 1, 8), jnp.float32)
         compiled = jax.jit(fn).lower(x, x, x).compile()
         return compiled.memory_analysis().temp_size_in_bytes
 
     fn = lambda q, k, v: chunked(q, k, v, block_k=64, cg_iters=2)
-    small, large = temp_bytes(512, fn), temp_bytes(2048, fn)
-    assert large < 6 * small, (small, large)
+    small, large = temp_bytes(256, fn), temp_bytes(1024, fn)
+    assert large < 6 * small, (small, large)  # 4x the length: about 4x the memory
     exact = lambda q, k, v: lla(q, k, v, implementation="xla")
-    assert temp_bytes(2048, exact) > 10 * temp_bytes(512, exact) / 2
+    assert temp_bytes(1024, exact) > 10 * temp_bytes(256, exact)  # quadratic: about 16x
 
 
 # ------------------------------------------------------------------------- decode

@@ -26,6 +26,7 @@ def _inputs(seed, bh, n, d, e, dtype):
     return tuple(jnp.asarray(x, dtype) for x in (q, k, v)) + (jnp.asarray(ridge, jnp.float32),)
 
 
+@functools.cache
 def _kernel(causal=True, ridge_grad="full", precondition=False, block_sizes=SMALL):
     return jax.jit(functools.partial(fl.flash_lla, causal=causal, ridge_grad=ridge_grad, precondition=precondition,
                                      block_sizes=block_sizes, cg_iters=24, cg_tol=1e-7, interpret=True))
@@ -89,6 +90,18 @@ def test_gradients_bf16_match_reference():
     for g, w in zip(grads[:3], want[:3]):
         assert g.dtype == jnp.bfloat16
         _relative_close(g, w, **GRAD_TOL[jnp.bfloat16])
+
+
+def test_no_nan_on_extreme_inputs():
+    q, k, v, ridge = _inputs(5, 2, 40, 8, 8, jnp.float32)
+    kern = _kernel()
+    grad = jax.jit(jax.grad(lambda *a: jnp.sum(kern(*a)), argnums=(0, 1, 2, 3)))
+    for name, args in {"huge logits": (1e3 * q, 1e3 * k, v, ridge), "zeros": (0 * q, 0 * k, v, ridge),
+                       "tiny ridge": (q, k, v, 1e-6 * ridge)}.items():
+        assert np.all(np.isfinite(np.asarray(kern(*args)))), name
+        assert all(np.all(np.isfinite(np.asarray(g))) for g in grad(*args)), name
+    # The first position returns v_0 exactly (a single key), whatever the ridge.
+    np.testing.assert_allclose(np.asarray(kern(q, k, v, ridge))[:, 0], np.asarray(v)[:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_public_dispatch_pallas_matches_xla():
