@@ -33,6 +33,8 @@ test: setup
 
 bench: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_meter
+	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_advantages
+	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_bootstrap
 
 lint: setup
 	$(PYTHON) -m ruff check bvjax pallas_kernels launch tests

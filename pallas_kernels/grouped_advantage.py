@@ -346,16 +346,27 @@ def int32_ids(ids: jax.Array) -> jax.Array:
     return _segment_ids([ids.reshape(-1)]).reshape(ids.shape)
 
 
-def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array]):
+def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array],
+                  num_segments: int | None = None):
     """Shifted two-pass statistics of the groups given by equal tuples of ``columns``.
+
+    With ``num_segments``, the single column already holds dense ids in
+    ``[0, num_segments)`` and is used as the segment index directly: no sort, which on
+    CPU is most of the cost. Rows whose id is out of range count as not valid.
 
     Returns ``(count, centred, m2)``, each [M] float32, 0 where not ``valid``.
     """
     m = values.shape[0]
     v = values.astype(jnp.float32)
     ok = valid.astype(bool)
-    # Invalid rows get their own segment tag so they never join a valid one.
-    seg = _segment_ids([ok.astype(jnp.int32)] + list(columns))
+    if num_segments is None:
+        # Invalid rows get their own segment tag so they never join a valid one.
+        seg = _segment_ids([ok.astype(jnp.int32)] + list(columns))
+    else:
+        (ids,) = columns
+        ok = ok & (ids >= 0) & (ids < num_segments)
+        seg = jnp.where(ok, ids, num_segments).astype(jnp.int32)  # one overflow bucket
+        m = num_segments + 1
     n = jax.ops.segment_sum(ok.astype(jnp.float32), seg, m)
     shift = jax.ops.segment_max(jnp.where(ok, v, -jnp.inf), seg, m)
     shift = jnp.where(n > 0, shift, 0.0)

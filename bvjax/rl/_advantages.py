@@ -12,14 +12,20 @@ from pallas_kernels import grouped_advantage as _kernel
 SINGLETON_RULES = ("raw", "zero")
 
 
-def _layout(rewards, group_ids, mask, name="rewards"):
+def _layout(rewards, group_ids, mask, name="rewards", num_groups=None):
     """Checks the dense/ragged contract; returns (mask as bool, is_dense)."""
     if group_ids is None:
         _checks.dims(**{name: (rewards, "[P, G]", "number")}, mask=(mask, "[P, G]", "bool"))
+        if num_groups is not None:
+            raise ValueError(f"num_groups: only meaningful with group_ids, got {num_groups!r}")
     else:
         _checks.dims(**{name: (rewards, "[N]", "number")}, group_ids=(group_ids, "[N]", "int"),
                      mask=(mask, "[N]", "bool"))
+        if num_groups is not None:
+            _checks.positive_int(num_groups=num_groups)
     valid = jnp.ones(rewards.shape, bool) if mask is None else mask
+    if num_groups is not None:
+        valid = valid & (group_ids >= 0) & (group_ids < num_groups)
     return valid, group_ids is None
 
 
@@ -39,9 +45,11 @@ def scale_exponent(values, valid):
     return jnp.clip(e, -126, 128).astype(jnp.int32)
 
 
-def group_stats(rewards, group_ids, valid, implementation):
+def group_stats(rewards, group_ids, valid, implementation, num_groups=None):
     """Per-entry ``(count, centred, m2)`` of each entry's group, float32, same shape as rewards."""
     impl = _common.resolve_implementation(implementation)
+    if group_ids is not None and num_groups is not None:
+        return _kernel.segment_stats(rewards, valid, [group_ids], num_groups)
     if group_ids is None:
         fn = _kernel.dense_group_stats if impl == "pallas" else _kernel.dense_group_stats_reference
         count, centred, m2 = fn(rewards, valid)
@@ -81,7 +89,7 @@ def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_dd
 
 def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, mask: jax.Array | None = None,
                      normalize: bool = True, std_ddof: int = 1, eps: float = 1e-6, singleton: str = "raw",
-                     implementation: str | None = None) -> jax.Array:
+                     implementation: str | None = None, num_groups: int | None = None) -> jax.Array:
     r"""Group-relative advantages of GRPO (and, with ``normalize=False``, Dr.GRPO).
 
     For each group :math:`g` of valid (unmasked) entries with :math:`n_g` members,
@@ -125,6 +133,11 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
             The XLA path sorts ragged groups (``O(N log N)``); the Pallas path compares
             rows pairwise (``O(N^2)`` work, ``O(N)`` memory, no sort or scatter), which
             suits RL batches of up to tens of thousands of rows.
+        num_groups: optional static int: promises ``group_ids`` are dense ids in
+            ``[0, num_groups)`` (as a rollout buffer's prompt index usually is), so they
+            index the segment statistics directly with no sort (XLA path; about 20x
+            faster on CPU at 64k rows, see launch/bench_advantages.py). Rows whose id is
+            outside the range are treated as masked (advantage 0).
 
     Returns:
         Advantages, the shape and (float) dtype of ``rewards``.
@@ -149,20 +162,20 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
     uses the one-pass variance; bvjax follows verl's reference loop
     (``compute_grpo_outcome_advantage``) with a two-pass variance.
     """
-    valid, _ = _layout(rewards, group_ids, mask)
+    valid, _ = _layout(rewards, group_ids, mask, num_groups=num_groups)
     _checks.one_of("std_ddof", std_ddof, (0, 1))
     _checks.one_of("singleton", singleton, SINGLETON_RULES)
     _checks.in_range("eps", eps, low=0.0)
     rewards = _float(rewards)
     r32 = rewards.astype(jnp.float32)
     exponent = scale_exponent(r32, valid)
-    count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, implementation)
+    count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, implementation, num_groups)
     return normalise(rewards, valid, count, centred, m2, exponent, normalize=normalize, std_ddof=std_ddof,
                      eps=eps, singleton=singleton)
 
 
 def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
-                    mask: jax.Array | None = None) -> jax.Array:
+                    mask: jax.Array | None = None, num_groups: int | None = None) -> jax.Array:
     r"""Leave-one-out (RLOO) advantages: each reward minus the mean of the others in its group.
 
     .. math::
@@ -176,6 +189,8 @@ def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
         rewards: [P, G] float (one group per row), or [N] float with ``group_ids``.
         group_ids: None, or [N] int; rows with equal ids form one group.
         mask: optional bool of the shape of ``rewards``; False entries are excluded.
+        num_groups: optional static int, as in `group_advantages`: dense ids in
+            ``[0, num_groups)`` used without a sort; out-of-range rows get 0.
 
     Returns:
         Advantages, the shape and (float) dtype of ``rewards``.
@@ -193,11 +208,11 @@ def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
 
     Follows verl exactly, including the singleton rule.
     """
-    valid, _ = _layout(rewards, group_ids, mask)
+    valid, _ = _layout(rewards, group_ids, mask, num_groups=num_groups)
     rewards = _float(rewards)
     r32 = rewards.astype(jnp.float32)
     exponent = scale_exponent(r32, valid)
-    count, centred, _ = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, "xla")
+    count, centred, _ = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, "xla", num_groups)
     scale = count / jnp.maximum(count - 1.0, 1.0)
     adv = jnp.where(count == 1, r32, jnp.ldexp(scale * centred, exponent))
     adv = jnp.where(valid & (count > 0), adv, 0.0)

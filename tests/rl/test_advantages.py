@@ -273,3 +273,26 @@ def test_64_bit_group_ids_are_not_truncated():
         out = hgpo_advantages(states, returns, mask, jnp.array([2**40, 2**40 + 2**33], jnp.int64),
                               history_length=0, mode="mean_norm")
         np.testing.assert_allclose(out, np.zeros((2, 2)), atol=1e-6)  # two tasks: no shared cluster
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_num_groups_fast_path_matches_numpy(jit):
+    """Dense ids with num_groups skip the sort; out-of-range ids count as masked."""
+    rng = np.random.default_rng(3)
+    n, groups = 200, 12
+    gid = rng.integers(-2, groups + 2, n).astype(np.int32)  # some ids out of [0, groups)
+    r = rng.normal(size=n).astype(np.float32) * 3.0 + 10.0
+    mask = rng.random(n) < 0.9
+    in_range = (gid >= 0) & (gid < groups)
+    ga = jax.jit(group_advantages, static_argnames=("num_groups", "normalize")) if jit else group_advantages
+    rl = jax.jit(rloo_advantages, static_argnames=("num_groups",)) if jit else rloo_advantages
+    for normalize in (True, False):
+        out = ga(jnp.asarray(r), jnp.asarray(gid), mask=jnp.asarray(mask), normalize=normalize, num_groups=groups)
+        ref = np_group_advantages(r, gid, mask & in_range, normalize=normalize)
+        np.testing.assert_allclose(np.asarray(out), ref, **_tol(r))
+    out = rl(jnp.asarray(r), jnp.asarray(gid), mask=jnp.asarray(mask), num_groups=groups)
+    np.testing.assert_allclose(np.asarray(out), np_rloo(r, gid, mask & in_range), **_tol(r))
+    with pytest.raises(ValueError, match="num_groups"):
+        group_advantages(jnp.zeros((2, 3)), num_groups=2)
+    with pytest.raises(ValueError, match="num_groups"):
+        group_advantages(jnp.zeros(3), jnp.zeros(3, jnp.int32), num_groups=0)
