@@ -69,7 +69,7 @@ def test_block_matches_numpy(window, num_heads):
     h = rng.normal(size=(2, 7, 8)).astype(np.float32)
     mask = np.arange(7)[None] < np.array([[7], [4]])  # right-padded
     block = attention.LQuerySelfAttention(num_heads=num_heads, window=window)
-    params = block.init(jax.random.key(0), jnp.asarray(h), jnp.asarray(mask))["params"]
+    params = jax.jit(block.init)(jax.random.key(0), jnp.asarray(h), jnp.asarray(mask))["params"]
     got = jax.jit(block.apply)({"params": params}, jnp.asarray(h), jnp.asarray(mask))
     np.testing.assert_allclose(np.asarray(got), np_block(params, h.astype(np.float64), mask, window, num_heads),
                                rtol=1e-4, atol=1e-4)
@@ -80,7 +80,7 @@ def test_mqsa_combination_padding_and_lla():
     h = jnp.asarray(rng.normal(size=(2, 6, 8)), jnp.float32)
     mask = jnp.arange(6)[None] < jnp.array([[6], [4]])
     model = attention.MQSA(num_heads=2, long_window=3, alpha=0.3, dropout_rate=0.1)
-    params = model.init(jax.random.key(0), h, mask)
+    params = jax.jit(model.init)(jax.random.key(0), h, mask)
     apply = jax.jit(model.apply, static_argnames="deterministic")
     combined, short, long = apply(params, h, mask)
     np.testing.assert_allclose(np.asarray(combined), np.asarray(0.3 * short + 0.7 * long), rtol=1e-6, atol=1e-6)
@@ -95,7 +95,7 @@ def test_mqsa_combination_padding_and_lla():
     assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree.leaves(grads))
     # The same module on Local Linear Attention.
     lla_model = attention.MQSA(num_heads=2, attention="lla", ridge=5.0)
-    out = jax.jit(lla_model.apply)(lla_model.init(jax.random.key(2), h, mask), h, mask)[0]
+    out = jax.jit(lambda key: lla_model.apply(lla_model.init(key, h, mask), h, mask)[0])(jax.random.key(2))
     assert out.shape == h.shape and np.all(np.isfinite(np.asarray(out)))
 
 
