@@ -152,6 +152,18 @@ def test_lowers_for_tpu_and_gpu(platform, custom_call, what):
     assert exported.mlir_module().count(custom_call) >= (1 if what == "forward" else 3)
 
 
+@pytest.mark.parametrize("platform,custom_call", [("tpu", "tpu_custom_call"), ("cuda", "triton")])
+def test_lowers_default_blocks_bf16_ragged_variants(platform, custom_call):
+    """Default blocks, bf16, N=200 (padded), E != D, Jacobi CG, bidirectional, stop-gradient."""
+    fn = functools.partial(fl.flash_lla, interpret=False, platform=platform, precondition=True, causal=False,
+                           ridge_grad="stop")
+    grad = jax.grad(lambda *a: jnp.sum(fn(*a).astype(jnp.float32)), argnums=(0, 1, 2, 3))
+    specs = [S((2, 200, 64), jnp.bfloat16)] * 2 + [S((2, 200, 32), jnp.bfloat16), S((2, 200), jnp.float32)]
+    disabled = [jax.export.DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")]
+    exported = jax.export.export(jax.jit(grad), platforms=[platform], disabled_checks=disabled)(*specs)
+    assert exported.mlir_module().count(custom_call) >= 3
+
+
 def test_cost_estimate_matches_spec_example():
     # spec/lla.md 6.5: n=4096, d=64, T=16 costs about 57 GFLOP per head forward, (10 + 6T) P d,
     # and 5 n d bytes of bf16 (2.6 MB) plus 12 n bytes of float32 statistics.
