@@ -28,7 +28,7 @@ def test_search_finds_a_solution_and_exact_success_is_a_probability():
     logits = jnp.zeros((config.depth, config.modulus, config.modulus, experiment.num_actions(config)))
     _, _, finals = experiment._tables(config)
     target = int(finals[4, 17])
-    q, n, values, solved = experiment.search(config, logits, jnp.asarray(4), jnp.asarray(target))
+    _, n, values, solved = experiment.search(config, logits, jnp.asarray(4), jnp.asarray(target))
     assert bool(solved) and int(values[0]) == 4
     assert float(n[0].sum()) == config.num_simulations
     success, greedy = experiment._exact(config, logits)

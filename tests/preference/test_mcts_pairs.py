@@ -18,7 +18,7 @@ def pairs64(q, n, mask, choose_worst, cap):
         ranked = sorted(idx, key=lambda c: (-qd[c], -nd[c], c))
         w = ranked[0] if idx else 0
         if choose_worst:
-            lo = sorted(idx, key=lambda c: (qd[c], nd[c], c))[0] if idx else 0
+            lo = min(idx, key=lambda c: (qd[c], nd[c], c)) if idx else 0
         else:
             lo = ranked[1] if len(ranked) > 1 else 0
         c = 1.0 / (1.0 + nd[lo] / max(1.0, nd[w]))
