@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from launch.experiments import bvpo_toy, mcts_dpo, reinforce_baselines, tajwar_bandit
+from launch.experiments import baseline_mse, bvpo_toy, mcts_dpo, reinforce_baselines, tajwar_bandit
 
 
 class Experiment(NamedTuple):
@@ -36,6 +36,7 @@ def _from_module(module) -> Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {
     "reinforce_baselines": _from_module(reinforce_baselines),
+    "baseline_mse": _from_module(baseline_mse),
     "bvpo_toy": _from_module(bvpo_toy),
     "tajwar_bandit": _from_module(tajwar_bandit),
     "mcts_dpo": _from_module(mcts_dpo),
