@@ -166,6 +166,21 @@ def test_chunked_gradient_matches_exact_float64(ridge_grad):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b_), rtol=1e-8, atol=1e-9, err_msg=name)
 
 
+def test_cg_iterations_needed_grow_as_the_ridge_shrinks():
+    """Regression test of the CG table in spec/lla.md 2.4 (max error vs the float64 solve)."""
+    q, k, v = _qkv(19, n=128, h=1, d=16)
+    with jax.enable_x64(True):
+        args64 = tuple(jnp.asarray(np.asarray(x, np.float64)) for x in (q, k, v))
+        for ridge, iters, tol in ((10.0, 8, 1e-5), (1.0, 16, 1e-4), (0.1, 32, 1e-3), (0.1, 8, None)):
+            exact = np.asarray(lla(*args64, ridge=ridge, implementation="xla"))
+            got = np.asarray(chunked(q, k, v, ridge=ridge, cg_iters=iters, cg_tol=0.0, block_k=64), np.float64)
+            err = np.max(np.abs(got - exact))
+            if tol is None:
+                assert err > 0.1, err  # too few iterations for a small ridge: visibly wrong
+            else:
+                assert err < tol, (ridge, iters, err)
+
+
 def test_chunked_memory_is_linear_in_n():
     """Compiled temp memory grows about linearly with N (the exact path's grows like N^2)."""
 
