@@ -10,6 +10,9 @@ start; on-policy runs sample each round from the current policy.
 
 Methods (per group of N samples with rewards r_i):
   sft        best-of-N SFT (filtered BC): -log pi(a_best); no negative gradient;
+  rwr        reward-weighted regression: -sum_i w_i log pi(a_i), w = softmax(r / beta_rwr) over
+             the group (the authors weight by exp(r_i / beta) unnormalised; with Adam the
+             per-group normalisation mainly keeps the scale fixed); no negative gradient;
   dpo        all pairs of the group ranked by reward (`reward_pairs`, gap >= threshold),
              `dpo_loss` against the reference;
   ipo        the same pairs, `ipo_loss` (target margin 1/(2 tau));
@@ -72,6 +75,9 @@ def method_loss(config, method, logits, actions, rewards, ref_logps, logp_old):
     if method == "sft":
         best = jnp.argmax(rewards, axis=1)[:, None]
         return -jnp.mean(jnp.take_along_axis(logp, best, axis=1))
+    if method == "rwr":
+        weights = jax.nn.softmax(rewards / config.rwr_beta, axis=1)
+        return -jnp.mean(jnp.sum(weights * logp, axis=1))
     if method == "dpo":
         return _pairwise(config, logp, ref_logp, rewards,
                          functools.partial(dpo_loss, beta=config.dpo_beta))
@@ -82,7 +88,7 @@ def method_loss(config, method, logits, actions, rewards, ref_logps, logp_old):
         return -jnp.mean(advantages * logp)
     if method == "ppo":
         return ppo_clip_loss(logp, logp_old, advantages, config.ppo_clip)
-    raise KeyError(f"config.runs: unknown method {method!r}; valid: ['dpo', 'ipo', 'ppo', 'reinforce', 'sft']")
+    raise KeyError(f"config.runs: unknown method {method!r}; valid: ['dpo', 'ipo', 'ppo', 'reinforce', 'rwr', 'sft']")
 
 
 def _parse(run):
@@ -208,7 +214,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         (f"{config.num_bins} bins, reward bump width {config.width:g}; tabular logits initialised at π_ref; "
          f"{config.num_steps} rounds × {config.batch_size} groups × N={config.group_size} samples = "
          f"{config.num_steps * per_round} samples per run, {config.inner_steps} Adam steps (lr "
-         f"{config.learning_rate}) per round; DPO β={config.dpo_beta}, IPO τ={config.ipo_tau} (target margin "
+         f"{config.learning_rate}) per round; RWR β={config.rwr_beta}, DPO β={config.dpo_beta}, IPO τ={config.ipo_tau} (target margin "
          f"{1 / (2 * config.ipo_tau):g}), pair threshold {config.pair_threshold}, PPO clip {config.ppo_clip}; "
          f"{config.num_seeds} seeds (± standard error)."),
         "",
