@@ -52,3 +52,37 @@ def platform_name(platform: str | None = None) -> str:
     """The lowering platform a kernel should target: ``"tpu"``, ``"gpu"`` or ``"cpu"``."""
     platform = jax.default_backend() if platform is None else platform
     return "gpu" if platform in ("gpu", "cuda", "rocm") else platform
+
+
+def resolve_interpret(interpret: bool | None, platform: str | None) -> tuple[bool, str]:
+    """``(interpret, platform)`` for a kernel call: the platform normalised by
+    `platform_name`; ``interpret=None`` means `interpret_mode()` when lowering for the
+    current backend and False when exporting for another platform."""
+    platform = platform_name(platform)
+    if interpret is None:
+        interpret = interpret_mode() if platform == platform_name() else False
+    return bool(interpret), platform
+
+
+def compiler_params(platform: str, semantics: tuple[str, ...]):
+    """Per-platform Pallas compiler parameters: Mosaic TPU grid semantics, or Triton warps
+    and stages on GPU; None elsewhere (interpret mode)."""
+    if platform == "tpu":
+        from jax.experimental.pallas import tpu as pltpu
+
+        return pltpu.CompilerParams(dimension_semantics=semantics)
+    if platform == "gpu":
+        from jax.experimental.pallas import triton as pltriton
+
+        return pltriton.CompilerParams(num_warps=4, num_stages=1)
+    return None
+
+
+def round_up(x: int, m: int) -> int:
+    """The smallest multiple of ``m`` that is >= ``x``."""
+    return -(-x // m) * m
+
+
+def next_pow2(x: int) -> int:
+    """The smallest power of two >= ``x`` (1 for x <= 1)."""
+    return 1 << max(0, int(x - 1).bit_length())

@@ -123,26 +123,6 @@ class _Config:
     platform: str
 
 
-def _round_up(x: int, m: int) -> int:
-    return -(-x // m) * m
-
-
-def _next_pow2(x: int) -> int:
-    return 1 << max(0, int(x - 1).bit_length())
-
-
-def _compiler_params(platform: str):
-    if platform == "tpu":
-        from jax.experimental.pallas import tpu as pltpu
-
-        return pltpu.CompilerParams(dimension_semantics=("parallel", "parallel"))
-    if platform == "gpu":
-        from jax.experimental.pallas import triton as pltriton
-
-        return pltriton.CompilerParams(num_warps=4, num_stages=1)
-    return None
-
-
 # ------------------------------------------------------------------ shared tile algebra
 
 
@@ -445,10 +425,10 @@ def _forward(cfg: _Config, q, k, v, lam):
     bs = cfg.block_sizes
     bh, n, d = q.shape
     e = v.shape[2]
-    np_ = _round_up(n, max(bs.block_q, bs.block_k, bs.block_q_dkv, bs.block_k_dkv))
+    np_ = _common.round_up(n, max(bs.block_q, bs.block_k, bs.block_q_dkv, bs.block_k_dkv))
     dp, ep = d, e
     if cfg.platform == "gpu":
-        dp, ep = max(16, _next_pow2(d)), max(16, _next_pow2(e))
+        dp, ep = max(16, _common.next_pow2(d)), max(16, _common.next_pow2(e))
     qp, kp, vp = _pad(q, np_, dp), _pad(k, np_, dp), _pad(v, np_, ep)
     lp = jnp.pad(lam.astype(_F32), ((0, 0), (0, np_ - n)), constant_values=1.0)[..., None]
     bq = bs.block_q
@@ -465,7 +445,7 @@ def _forward(cfg: _Config, q, k, v, lam):
         out_shape=[jax.ShapeDtypeStruct((bh, np_, ep), q.dtype), f32((bh, np_, dp)), f32((bh, np_, 1)),
                    f32((bh, np_, 1)), f32((bh, np_, 1))],
         interpret=cfg.interpret,
-        compiler_params=None if cfg.interpret else _compiler_params(cfg.platform),
+        compiler_params=None if cfg.interpret else _common.compiler_params(cfg.platform, ("parallel", "parallel")),
         cost_estimate=flash_lla_cost(bh, np_, dp, ep, cg_iters=cfg.cg_iters, causal=cfg.causal)["forward"],
         name="flash_lla_forward",
     )(qp, kp, vp, lp)
@@ -482,7 +462,7 @@ def _backward(cfg: _Config, n, d, e, residuals, do):
     row_d, row_e, row_1 = _specs(True, bq, dp), _specs(True, bq, ep), _specs(True, bq, 1)
     full_d, full_e, full_1 = _specs(False, np_, dp), _specs(False, np_, ep), _specs(False, np_, 1)
     f32 = functools.partial(jax.ShapeDtypeStruct, dtype=_F32)
-    params = None if cfg.interpret else _compiler_params(cfg.platform)
+    params = None if cfg.interpret else _common.compiler_params(cfg.platform, ("parallel", "parallel"))
     cost = flash_lla_cost(bh, np_, dp, ep, cg_iters=cfg.cg_iters, causal=cfg.causal)
     dq_kernel = functools.partial(flash_lla_dq_kernel, scale=cfg.scale, causal=cfg.causal, seq_len=n,
                                   block_k=bs.block_k, cg_iters=cfg.cg_iters, cg_tol=cfg.cg_tol,
@@ -586,9 +566,7 @@ def flash_lla(q: jax.Array, k: jax.Array, v: jax.Array, ridge: jax.Array, *, sca
         raise ValueError(f"ridge_grad: expected one of {RIDGE_GRADS}, got {ridge_grad!r}")
     if not isinstance(cg_iters, int) or cg_iters < 1:
         raise ValueError(f"cg_iters: expected a static int >= 1, got {cg_iters!r}")
-    platform = _common.platform_name(platform)
-    if interpret is None:
-        interpret = _common.interpret_mode() if platform == _common.platform_name() else False
+    interpret, platform = _common.resolve_interpret(interpret, platform)
     scale = 1.0 / math.sqrt(q.shape[2]) if scale is None else float(scale)
     cfg = _Config(scale=scale, causal=bool(causal), ridge_grad=ridge_grad, delta_eps=float(delta_eps),
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition), block_sizes=bs,

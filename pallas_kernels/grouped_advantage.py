@@ -97,33 +97,6 @@ class BlockSizes:
 _ONE, _ZERO = np.float32(1.0), np.float32(0.0)  # explicit float32, also under jax_enable_x64
 
 
-def _round_up(x: int, m: int) -> int:
-    return -(-x // m) * m
-
-
-def _next_pow2(x: int) -> int:
-    return 1 << max(0, int(x - 1).bit_length())
-
-
-def _compiler_params(platform: str, semantics: tuple[str, ...]):
-    if platform == "tpu":
-        from jax.experimental.pallas import tpu as pltpu
-
-        return pltpu.CompilerParams(dimension_semantics=semantics)
-    if platform == "gpu":
-        from jax.experimental.pallas import triton as pltriton
-
-        return pltriton.CompilerParams(num_warps=4, num_stages=1)
-    return None
-
-
-def _resolve(interpret: bool | None, platform: str | None) -> tuple[bool, str]:
-    platform = _common.platform_name(platform)
-    if interpret is None:
-        interpret = _common.interpret_mode() if platform == jax.default_backend() else False
-    return interpret, platform
-
-
 # ----------------------------------------------------------------------------- dense
 
 
@@ -162,12 +135,12 @@ def dense_group_stats(values: jax.Array, valid: jax.Array, *, block_sizes: Block
         raise ValueError(f"values, valid: expected [P, G] and [P, G], got {values.shape} and {valid.shape}")
     bs = block_sizes or BlockSizes.get_default()
     bs.validate()
-    interpret, platform = _resolve(interpret, platform)
+    interpret, platform = _common.resolve_interpret(interpret, platform)
     p, g = values.shape
     bp = bs.block_prompts
-    pp, gp = _round_up(max(p, 1), bp), _next_pow2(max(g, 1))
+    pp, gp = _common.round_up(max(p, 1), bp), _common.next_pow2(max(g, 1))
     if platform == "tpu":
-        gp = _round_up(gp, 128)
+        gp = _common.round_up(gp, 128)
     v = jnp.zeros((pp, gp), jnp.float32).at[:p, :g].set(values.astype(jnp.float32))
     ok = jnp.zeros((pp, gp), jnp.int32).at[:p, :g].set(valid.astype(jnp.int32))
     row = pl.BlockSpec((bp, gp), lambda i: (i, 0))
@@ -180,7 +153,7 @@ def dense_group_stats(values: jax.Array, valid: jax.Array, *, block_sizes: Block
         out_shape=[jax.ShapeDtypeStruct((pp, 1), jnp.float32), jax.ShapeDtypeStruct((pp, gp), jnp.float32),
                    jax.ShapeDtypeStruct((pp, 1), jnp.float32)],
         interpret=interpret,
-        compiler_params=None if interpret else _compiler_params(platform, ("parallel",)),
+        compiler_params=None if interpret else _common.compiler_params(platform, ("parallel",)),
         name="dense_group_stats",
     )(v, ok)
     return count[:p, 0], centred[:p, :g], m2[:p, 0]
@@ -288,13 +261,13 @@ def level_stats(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax
     _check_level_inputs(values, group, keys, depth)
     bs = block_sizes or BlockSizes.get_default()
     bs.validate()
-    interpret, platform = _resolve(interpret, platform)
+    interpret, platform = _common.resolve_interpret(interpret, platform)
     num_levels, m = keys.shape
     bn, bc = bs.block_rows, bs.block_cols
-    lp = _next_pow2(num_levels)
-    mp = _round_up(max(m, 1), max(bn, bc))
+    lp = _common.next_pow2(num_levels)
+    mp = _common.round_up(max(m, 1), max(bn, bc))
     if platform == "gpu":
-        mp = max(_next_pow2(mp), bn, bc)  # Triton wants power-of-two blocks.
+        mp = max(_common.next_pow2(mp), bn, bc)  # Triton wants power-of-two blocks.
     pad = mp - m
 
     def padded(x, fill):
@@ -321,7 +294,7 @@ def level_stats(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax
         out_specs=[coll, coll, coll],
         out_shape=[out, out, out],
         interpret=interpret,
-        compiler_params=None if interpret else _compiler_params(platform, ("parallel",)),
+        compiler_params=None if interpret else _common.compiler_params(platform, ("parallel",)),
         name="level_stats",
     )(g[:, None], d[:, None], v[:, None], k_rows, g[None], d[None], v[None], k_cols)
     return count[:m, :num_levels], centred[:m, :num_levels], m2[:m, :num_levels]
