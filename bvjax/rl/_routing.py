@@ -269,7 +269,7 @@ def dcpo_advantages(advantages: jax.Array, scores: jax.Array, temperature_log_ra
         Array(0.16666666, dtype=float32)
         >>> out.advantages  # (1 - a) A + a c rho
         Array([[ 1.       ],
-               [-0.8333333]], dtype=float32)
+               [-0.8333334]], dtype=float32)
 
     References:
         DCPO: Distribution-Centric Policy Optimization, official code
