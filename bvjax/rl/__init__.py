@@ -1,6 +1,7 @@
 """bvjax.rl: group-relative advantages, baselines and filters for RL post-training."""
 
 from bvjax.rl._advantages import group_advantages, rloo_advantages
+from bvjax.rl._aggregate import aggregate_loss
 from bvjax.rl._baselines import (
     V05Baseline,
     logit_score_sqnorm,
@@ -11,18 +12,57 @@ from bvjax.rl._baselines import (
 )
 from bvjax.rl._filters import dapo_group_filter, overlong_penalty
 from bvjax.rl._hierarchical import gigpo_advantages, hgpo_advantages
+from bvjax.rl._kl import kl_penalty
+from bvjax.rl._policy_loss import (
+    cispo_loss,
+    grpo_loss,
+    gspo_loss,
+    off_policy_loss,
+    ppo_clip_loss,
+    reinforce_loss,
+    upge_loss,
+    upge_stable_mask,
+)
+from bvjax.rl._routing import (
+    DCPOAdvantages,
+    DYPORoute,
+    HPTGate,
+    dcpo_advantages,
+    dcpo_temperature,
+    dypo_loss,
+    dypo_route,
+    hpt_gate,
+)
 
 __all__ = [
+    "DCPOAdvantages",
+    "DYPORoute",
+    "HPTGate",
     "V05Baseline",
+    "aggregate_loss",
+    "cispo_loss",
     "dapo_group_filter",
+    "dcpo_advantages",
+    "dcpo_temperature",
+    "dypo_loss",
+    "dypo_route",
     "gigpo_advantages",
     "group_advantages",
+    "grpo_loss",
+    "gspo_loss",
     "hgpo_advantages",
+    "hpt_gate",
+    "kl_penalty",
     "logit_score_sqnorm",
+    "off_policy_loss",
     "optimal_baseline_advantages",
     "osla_continue",
     "overlong_penalty",
+    "ppo_clip_loss",
+    "reinforce_loss",
     "rloo_advantages",
+    "upge_loss",
+    "upge_stable_mask",
     "v05_advantages",
     "v05_baseline",
 ]

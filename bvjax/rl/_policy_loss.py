@@ -301,7 +301,7 @@ def grpo_loss(logps: jax.Array, old_logps: jax.Array, advantages: jax.Array,
         Shao et al, DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open
         Language Models, 2024 (arXiv 2402.03300), Eq. 3-4.
     """
-    _checks.dims(reference_logps=(reference_logps, "[B, T]", "float"), logps=(logps, "[B, T]"))
+    _checks.dims(logps=(logps, "[B, T]"), reference_logps=(reference_logps, "[B, T]", "float"))
     _checks.in_range("kl_coef", kl_coef, low=0.0)
     loss = ppo_clip_loss(logps, old_logps, advantages, clip_low=clip_low, clip_high=clip_high,
                          dual_clip=dual_clip, log_ratio_clip=log_ratio_clip)
