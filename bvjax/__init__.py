@@ -6,6 +6,6 @@ public functions and lists them in ``__all__``.
 
 __version__ = "0.1.0"
 
-from bvjax import attention, data, diagnostics, preference, rl, stats, transforms
+from bvjax import attention, counterfactual, data, diagnostics, preference, rl, stats, transforms
 
-__all__ = ["attention", "data", "diagnostics", "preference", "rl", "stats", "transforms"]
+__all__ = ["attention", "counterfactual", "data", "diagnostics", "preference", "rl", "stats", "transforms"]

@@ -13,10 +13,12 @@ from bvjax.data._latent_trace import (
     latent_trace_marginal_logps,
     sample_latent_trace_pairs,
 )
+from bvjax.data._mnar import MNARFeedback, sample_mnar_feedback, synthetic_mnar_factors
 from bvjax.data._preference_bandit import PreferenceBandit, tajwar_bandit
 
 __all__ = [
     "LatentTracePairs",
+    "MNARFeedback",
     "PreferenceBandit",
     "bandit_expected_return",
     "bandit_policy_gradient",
@@ -26,5 +28,7 @@ __all__ = [
     "latent_trace_marginal_logps",
     "sample_bandit",
     "sample_latent_trace_pairs",
+    "sample_mnar_feedback",
+    "synthetic_mnar_factors",
     "tajwar_bandit",
 ]
