@@ -170,8 +170,8 @@ def test_upge_instances_reproduce_standalone_losses():
     # PPO / GRPO: pi_ref = pi_old, PPO mask (with dual clip); values agree on stable tokens.
     for dual in (None, 3.0):
         stable = upge_stable_mask(lp - old, adv, clip_low=0.2, clip_high=0.28, dual_clip=dual)
-        u = lambda x, s=stable: upge_loss(x, old, adv, stable_mask=s)  # noqa: E731
-        p = lambda x, d=dual: ppo_clip_loss(x, old, adv, clip_low=0.2, clip_high=0.28, dual_clip=d)  # noqa: E731
+        u = lambda x, s=stable: upge_loss(x, old, adv, stable_mask=s)
+        p = lambda x, d=dual: ppo_clip_loss(x, old, adv, clip_low=0.2, clip_high=0.28, dual_clip=d)
         np.testing.assert_allclose(_grad(u, lp), _grad(p, lp), **TOL)
         s = np.asarray(stable) > 0
         np.testing.assert_allclose(np.asarray(u(lp))[s], np.asarray(p(lp))[s], **TOL)
