@@ -58,8 +58,9 @@ def scale_by_snr(*, min_scale: float = 0.0, decay: float = 0.0) -> optax.Gradien
     :math:`\eta_{max} = 1/L`: ``optax.chain(scale_by_snr(), optax.sgd(eta_max))`` (or any
     optimiser; ``optax.chain`` forwards ``micro_grads``). ``updates`` is normally
     :math:`\bar g`. With ``decay > 0`` the signal and noise are exponential moving averages
-    (bias-corrected) before the ratio is taken. The ratio is computed as
-    :math:`s/(s+v)`, so a zero noise gives 1 and a zero gradient 0-safe values (never NaN).
+    (bias-corrected) before the ratio is taken. The factor is computed as
+    :math:`s/(s+v)`: zero noise gives 1 (SNR ``inf``), and identical-zero micro-gradients
+    (:math:`s = v = 0`) give 1 on a zero update; never NaN.
 
     Args:
         min_scale: lower bound on the factor, :math:`\eta_{min}/\eta_{max} \in [0, 1]`.
