@@ -87,8 +87,8 @@ def scale_by_snr(*, min_scale: float = 0.0, decay: float = 0.0) -> optax.Gradien
         Huang, Sheng and Zheng, OBLR-PO: A Theoretical Framework for Stable Reinforcement
         Learning, 2025 (arXiv 2511.23310).
 
-    Departures: only the paper's abstract could be read here (an adaptive step "governed
-    by the SNR of gradients"); the form :math:`\eta^* = \eta_{max}\,\mathrm{SNR}/(1+\mathrm{SNR})`
+    Departures: only the paper's abstract and the opening of its introduction could be read
+    here (arXiv HTML v2: an adaptive step "governed by the SNR of gradients"); the form :math:`\eta^* = \eta_{max}\,\mathrm{SNR}/(1+\mathrm{SNR})`
     with SNR :math:`=\|g\|^2/\mathrm{tr}\Sigma_{\bar g}` is the standard L-smooth derivation
     the spec reconstructs, and the micro-batch estimators above are ours. The EMA option
     and ``min_scale`` are additions.
