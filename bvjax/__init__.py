@@ -1,7 +1,8 @@
 """bvjax: estimators, losses and statistics for the bias–variance trade-off, in JAX.
 
-Subpackages are imported on demand (``import bvjax.diagnostics``); each re-exports its
-public functions and lists them in ``__all__``.
+Each subpackage (``bvjax.rl``, ``bvjax.diagnostics``, ...) re-exports its public
+functions from private modules and lists them in ``__all__``; `tests/test_public_api.py`
+holds every one of them to the contract in STYLE.md.
 """
 
 __version__ = "0.1.0"

@@ -3,5 +3,4 @@
 from bvjax.transforms._bvpo import BVPOMixState, bvpo_mix
 from bvjax.transforms._snr import SNRState, scale_by_snr
 
-__all__ = ["BVPOMixState", "bvpo_mix"]
-__all__ += ["SNRState", "scale_by_snr"]
+__all__ = ["BVPOMixState", "SNRState", "bvpo_mix", "scale_by_snr"]
