@@ -15,11 +15,13 @@ from bvjax.data._latent_trace import (
 )
 from bvjax.data._mnar import MNARFeedback, sample_mnar_feedback, synthetic_mnar_factors
 from bvjax.data._preference_bandit import PreferenceBandit, tajwar_bandit
+from bvjax.data._safety_pairs import SafetyPairs, safety_pairs
 
 __all__ = [
     "LatentTracePairs",
     "MNARFeedback",
     "PreferenceBandit",
+    "SafetyPairs",
     "bandit_expected_return",
     "bandit_policy_gradient",
     "bandit_reinforce_gradient",
@@ -27,6 +29,7 @@ __all__ = [
     "latent_trace_marginal_dpo_loss",
     "latent_trace_marginal_logps",
     "sample_bandit",
+    "safety_pairs",
     "sample_latent_trace_pairs",
     "sample_mnar_feedback",
     "synthetic_mnar_factors",

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from launch.experiments import baseline_mse, bvpo_toy, mcts_dpo, reinforce_baselines, tajwar_bandit
+from launch.experiments import (
+    baseline_mse,
+    bvpo_toy,
+    mcts_dpo,
+    misalignment,
+    reinforce_baselines,
+    tajwar_bandit,
+)
 
 
 class Experiment(NamedTuple):
@@ -40,6 +47,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "bvpo_toy": _from_module(bvpo_toy),
     "tajwar_bandit": _from_module(tajwar_bandit),
     "mcts_dpo": _from_module(mcts_dpo),
+    "misalignment": _from_module(misalignment),
 }
 
 

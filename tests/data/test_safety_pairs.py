@@ -19,7 +19,7 @@ def _rows(data):
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_rows_follow_the_layout(jit):
-    fn = lambda k: safety_pairs(k, num_examples=200, num_topics=T, num_digits=D, num_styles=S)  # noqa: E731
+    fn = lambda k: safety_pairs(k, num_examples=200, num_topics=T, num_digits=D, num_styles=S)
     data = (jax.jit(fn) if jit else fn)(jax.random.key(3))
     prompts, comply, comply_mask, refuse, refuse_mask, harmful = _rows(data)
     assert prompts.shape == (200, D + 1) and comply.shape == refuse.shape == (200, D + 2)
