@@ -15,6 +15,7 @@ from launch.experiments import (
     mcts_dpo,
     misalignment,
     reinforce_baselines,
+    saito_mnar,
     tajwar_bandit,
 )
 
@@ -47,6 +48,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "bvpo_toy": _from_module(bvpo_toy),
     "tajwar_bandit": _from_module(tajwar_bandit),
     "mcts_dpo": _from_module(mcts_dpo),
+    "saito_mnar": _from_module(saito_mnar),
     "misalignment": _from_module(misalignment),
 }
 
