@@ -18,6 +18,10 @@ def _clicks(i=I):
     return (jnp.arange(U * i).reshape(U, i) % 3 == 0).astype(jnp.float32)
 
 
+def _bags(n=6):
+    return jnp.arange(n, dtype=jnp.int32) % 3
+
+
 def _rank_args(n=I):
     rel = (jnp.arange(U * I).reshape(U, I) % 2).astype(jnp.float32)
     return rel, jnp.cos(jnp.arange(U * n, dtype=jnp.float32)).reshape(U, n)
@@ -81,5 +85,37 @@ CASES = {
         bad=lambda: ((jax.random.split(jax.random.key(0), 2),), {"num_users": U, "num_items": I}),
         bad_arg="key",
         static=("num_users", "num_items", "rank"),
+    ),
+    "bvjax.counterfactual.bag_means": Case(
+        good=lambda: ((jnp.arange(6.0), _bags()), {"num_bags": 3}),
+        bad=lambda: ((jnp.arange(6.0), _bags(7)), {"num_bags": 3}),
+        bad_arg="bag_ids",
+        static=("num_bags",),
+    ),
+    "bvjax.counterfactual.bag_level_loss": Case(
+        good=lambda: ((jnp.arange(6.0), jnp.ones(3), _bags()), {}),
+        bad=lambda: ((jnp.arange(6.0), jnp.ones(3), _bags(7)), {}),
+        bad_arg="bag_ids",
+    ),
+    "bvjax.counterfactual.instance_level_loss": Case(
+        good=lambda: ((jnp.arange(6.0), jnp.ones(3), _bags()), {}),
+        bad=lambda: ((jnp.arange(6.0), jnp.ones(3), _bags(7)), {}),
+        bad_arg="bag_ids",
+    ),
+    "bvjax.counterfactual.aggregate_interpolated_loss": Case(
+        good=lambda: ((jnp.arange(6.0), jnp.ones(3), _bags()), {"rho": 0.5}),
+        bad=lambda: ((jnp.arange(6.0), jnp.ones(3), _bags(7)), {"rho": 0.5}),
+        bad_arg="bag_ids",
+    ),
+    "bvjax.counterfactual.aggregate_linear_regression": Case(
+        good=lambda: ((jnp.cos(jnp.arange(12.0)).reshape(6, 2), jnp.ones(3), _bags()), {"rho": 0.5}),
+        bad=lambda: ((jnp.cos(jnp.arange(12.0)), jnp.ones(3), _bags()), {"rho": 0.5}),
+        bad_arg="x",
+    ),
+    "bvjax.counterfactual.laplace_bag_means": Case(
+        good=lambda: ((jax.random.key(0), jnp.arange(6.0), _bags()), {"num_bags": 3, "epsilon": 2.0}),
+        bad=lambda: ((jax.random.key(0), jnp.arange(6.0), _bags(7)), {"num_bags": 3}),
+        bad_arg="bag_ids",
+        static=("num_bags",),
     ),
 }
