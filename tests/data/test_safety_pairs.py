@@ -40,9 +40,9 @@ def test_rows_follow_the_layout(jit):
 
 
 def test_harmful_fraction_and_styles_are_drawn():
-    data = safety_pairs(jax.random.key(0), num_examples=4000, num_topics=T, harmful_fraction=0.25)
+    data = safety_pairs(jax.random.key(0), num_examples=2000, num_topics=T, harmful_fraction=0.25)
     harmful = np.asarray(data.harmful)
-    assert abs(harmful.mean() - 0.25) < 0.03  # 3 sigma of a binomial(4000, 0.25) mean is 0.021
+    assert abs(harmful.mean() - 0.25) < 0.03  # 3 sigma of a binomial(2000, 0.25) mean is 0.029
     first = np.asarray(data.compliance[:, 0])
     assert set(first.tolist()) == {4, 5}  # both compliance styles occur (S = 2 by default)
     assert not safety_pairs(jax.random.key(0), num_examples=50, harmful_fraction=0.0).harmful.any()

@@ -11,9 +11,9 @@ from launch.experiments import misalignment as experiment
 
 def test_short_run_misaligns_then_realigns(tmp_path):
     config = misalignment.get_config()
-    config.update({"align_steps": 200, "misalign_steps": 12, "num_steps": 20, "num_seeds": 2, "hidden": 32,
-                   "batch_size": 16, "eval_size": 64, "eval_every": 4, "log_every": 10,
-                   "checkpoint_every": 20, "methods": ("sft", "dpo", "orpo")})
+    config.update({"align_steps": 100, "misalign_steps": 8, "num_steps": 12, "num_seeds": 2, "hidden": 32,
+                   "batch_size": 16, "eval_size": 32, "eval_every": 4, "log_every": 10,
+                   "checkpoint_every": 12, "methods": ("sft", "dpo", "orpo")})
     out = train.train_and_evaluate(config, tmp_path)
     report = (tmp_path / "report.md").read_text()
     assert "| aligned |" in report and "| orpo → dpo |" in report
