@@ -4,9 +4,21 @@ Command:
 
     python -m launch.main --config=launch/configs/saito_mnar.py --workdir=workdir/saito_mnar
 
-Runtime: TBD on 2 CPU cores. On an accelerator: not measured.
+Runtime: about 50 seconds on 2 CPU cores (shared, load average ~8), most of it compiling
+the step-0 evaluation and the final meter. On an accelerator: not measured (no device used).
 
-Expected (measured at seed 0, README results table): TBD.
+Expected (measured at seed 0, README results table). The meter on the mean IPS log loss
+(60 users x 400 items, 1,024 draws of O and R) against the ideal loss: bias² within one
+SE of 0 for M <= 0.01 (M = 0: -4.6e-6 ± 6.8e-6) while the variance falls from 0.00478
+(M = 0) to 0.00374 (M = 0.01), 0.00263 (M = 0.03), 5.8e-4 (M = 0.1) and 8.4e-6 (M = 1,
+the naive loss) as bias² rises to 0.0028, 0.054 and 0.218: the MSE is lowest at
+M = 0.01 (0.00374 vs 0.00477 unclipped). Ranking on unclicked items (normalised DCG@5,
+Saito discount): ideal 0.0305 (ranking by the true γ: 0.0289), IPS 0.0133, clip 0.01
+0.0133, clip 0.05 0.0125, clip 0.2 0.0108, naive 0.0076, below random (0.0090): IPS
+beats naive overall, as in the paper. On rare items the claim is NOT reproduced: naive
+0.0222, IPS 0.0186, clip 0.2 0.0208 (random 0.0178, ideal 0.0610). In this generator
+popularity is independent of relevance, so the naive model's popularity ranking costs it
+nothing among rare items; the paper's ML-100K ratings are not independent of exposure.
 """
 
 import ml_collections

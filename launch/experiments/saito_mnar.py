@@ -114,7 +114,10 @@ def _optimizer(config):
 
 def init(config, key):
     params = {name: _init_mf(config, key) for name in config.estimators}  # same start for every estimator
-    return {"params": params, "opt_state": _optimizer(config).init(params), "step": jnp.zeros((), jnp.int32)}
+    # The data rides in the state so that jitted steps see it as an argument, not as constants that
+    # XLA would try to fold (sorting 10^5 constant scores at compile time is very slow).
+    return {"params": params, "opt_state": _optimizer(config).init(params), "step": jnp.zeros((), jnp.int32),
+            "data": _data(config)}
 
 
 def make_batch(config, key):
@@ -132,7 +135,7 @@ def _pair_loss(name, pred, gamma, clicks, theta):
 
 
 def train_step(config, state, batch):
-    data = _data(config)
+    data = state["data"]
     users, items = batch["pair"] // config.num_items, batch["pair"] % config.num_items
     gamma, theta = data["gamma"][users, items], data["theta"][users, items]
     clicks = data["clicks"][users, items]
@@ -150,7 +153,7 @@ def train_step(config, state, batch):
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state["params"])
     updates, opt_state = _optimizer(config).update(grads, state["opt_state"], state["params"])
     return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state,
-            "step": state["step"] + 1}, metrics
+            "step": state["step"] + 1, "data": data}, metrics
 
 
 def _user_mean(values, valid):
@@ -158,7 +161,7 @@ def _user_mean(values, valid):
 
 
 def evaluate(config, state, key):
-    data = _data(config)
+    data = state["data"]
     candidates = data["clicks"] == 0
     relevance = data["relevance"]
     metrics = {}
@@ -201,7 +204,7 @@ def _no_meter(config, state, key):
 
 def _meter(config, state, key):
     """The meter on the clipped mean-loss estimators, at the ips model's predictions (final step only)."""
-    data = _data(config)
+    data = state["data"]
     metrics = {}
     meter_model = "ips" if "ips" in config.estimators else config.estimators[0]
     n = config.meter_users
