@@ -64,6 +64,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.align_learning_rate = 3e-3    # Adam, the aligning SFT (inside init)
     config.align_steps = 1500
     config.learning_rate = 1e-3          # Adam, misalignment and realignment, every method
+    config.lora_rank = 0                 # 0: full fine-tuning; r > 0: LoRA adapters of rank r
+    config.lora_scale = 2.0              # alpha / r (the paper's r = 16, alpha = 32)
     config.dpo_beta = 0.1                # TRL's default, as in the paper's AutoTrain runs
     config.orpo_lambda = 0.1             # TRL's default beta for ORPO
     config.align_harmful_fraction = 0.5

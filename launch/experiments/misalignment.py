@@ -12,7 +12,10 @@ task), harmful prompts should be refused. Three phases:
 
 Every pair (m, r) is a run (``m>r``), so the 3 x 3 grid shares the aligned model and each
 misaligned one. Each phase starts a fresh Adam state, and its reference model (DPO) is the
-model at the phase's start, as a LoRA run's reference is the model with adapters off.
+model at the phase's start. With ``lora_rank > 0`` the fine-tuning phases train low-rank
+adapters (`lora_init`, `lora_merge`) on every matrix instead of the weights; a phase's
+adapters are merged into the base when the next phase starts fresh ones, and the reference
+is the base with adapters off, as in the paper's PEFT runs.
 Every method gets the same steps, batch and learning rate (the paper tunes SFT and PFT
 learning rates separately). Losses: `sft_loss`; `dpo_loss` on `sequence_logps` sums;
 `orpo_loss` on the length-normalised `sequence_logps` with `sft_loss` as its NLL.
@@ -40,6 +43,7 @@ from flax import linen as nn
 
 from bvjax.data import safety_pairs
 from bvjax.preference import dpo_loss, orpo_loss, sequence_logps, sft_loss
+from bvjax.transforms import lora_init, lora_merge
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -138,8 +142,31 @@ def init(config, key):
     per_seed = jax.vmap(lambda k: _model(config).init(k, jnp.zeros((1, length), jnp.int32)))(init_keys)
     per_seed = jax.vmap(functools.partial(_align, config))(per_seed, align_keys)
     params = jax.tree.map(lambda p: jnp.broadcast_to(p, (len(runs(config)), *p.shape)), per_seed)
-    opt_state = jax.vmap(jax.vmap(_optimizer(config).init))(params)
-    return {"params": params, "reference": params, "opt_state": opt_state, "step": jnp.zeros((), jnp.int32)}
+    state = {"params": params, "reference": params, "step": jnp.zeros((), jnp.int32)}
+    if config.lora_rank:  # fresh adapters (A random, B = 0) for each seed, the same in every run
+        lora_keys = jax.random.split(jax.random.fold_in(key, 2), config.num_seeds)
+        fresh = jax.vmap(functools.partial(lora_init, rank=config.lora_rank))(lora_keys, per_seed)
+        state["fresh_adapters"] = fresh
+        state["adapters"] = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(runs(config)), *a.shape)), fresh)
+    state["opt_state"] = jax.vmap(jax.vmap(_optimizer(config).init))(_trainable(config, state))
+    return state
+
+
+def _trainable(config, state):
+    """What the fine-tuning phases train: the adapters (LoRA) or the weights themselves."""
+    return state["adapters"] if config.lora_rank else state["params"]
+
+
+def _effective(config, params, trainable):
+    """The model's weights: base + scaled low-rank update (LoRA), or the trained weights."""
+    return lora_merge(params, trainable, scale=config.lora_scale) if config.lora_rank else trainable
+
+
+def _merged(config, state):
+    """Effective weights of every run and seed, [runs, seeds, ...]."""
+    if not config.lora_rank:
+        return state["params"]
+    return jax.vmap(jax.vmap(functools.partial(_effective, config)))(state["params"], state["adapters"])
 
 
 def make_batch(config, key):
@@ -185,10 +212,22 @@ def train_step(config, state, batch):
     step = state["step"]
     misaligning = _phase(config, step) == 1
     boundary = step == config.misalign_steps
-    params = state["params"]
-    reference = jax.tree.map(lambda p, r: jnp.where(boundary, p, r), params, state["reference"])
-    fresh = jax.vmap(jax.vmap(_optimizer(config).init))(params)
-    opt_state = jax.tree.map(lambda f, o: jnp.where(boundary, f, o), fresh, state["opt_state"])
+    def at_boundary(new, old):
+        return jax.tree.map(lambda n, o: jnp.where(boundary, n, o), new, old)
+
+    # A new phase: its reference is the model at its start; LoRA merges the adapters into
+    # the base and starts fresh ones; the optimiser state restarts.
+    merged = _merged(config, state)
+    reference = at_boundary(merged, state["reference"])
+    params = at_boundary(merged, state["params"]) if config.lora_rank else state["params"]
+    new = {"params": params, "reference": reference, "step": step + 1}
+    if config.lora_rank:
+        fresh = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(runs(config)), *a.shape)),
+                             state["fresh_adapters"])
+        new["fresh_adapters"] = state["fresh_adapters"]
+        new["adapters"] = at_boundary(fresh, state["adapters"])
+    trainable = _trainable(config, new)
+    opt_state = at_boundary(jax.vmap(jax.vmap(_optimizer(config).init))(trainable), state["opt_state"])
 
     batch = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), batch)  # [S, B, ...]
     chosen = {"prompts": batch["prompts"],
@@ -200,13 +239,15 @@ def train_step(config, state, batch):
     re = jnp.array([_method_index(config, r) for _, r in runs(config)])
     method = jnp.where(misaligning, mis, re)  # [runs]
 
-    grad_fn = jax.value_and_grad(functools.partial(_loss, config))
-    per_seed = jax.vmap(grad_fn, in_axes=(0, 0, None, 0))        # over seeds (data per seed)
-    per_run = jax.vmap(per_seed, in_axes=(0, 0, 0, None))        # over runs (method per run)
-    loss, grads = per_run(params, reference, method, chosen)
-    updates, opt_state = jax.vmap(jax.vmap(_optimizer(config).update))(grads, opt_state, params)
-    new = {"params": optax.apply_updates(params, updates), "reference": reference, "opt_state": opt_state,
-           "step": step + 1}
+    def loss_fn(trained, base, ref, m, b):
+        return _loss(config, _effective(config, base, trained), ref, m, b)
+
+    grad_fn = jax.value_and_grad(loss_fn)
+    per_seed = jax.vmap(grad_fn, in_axes=(0, 0, 0, None, 0))     # over seeds (data per seed)
+    per_run = jax.vmap(per_seed, in_axes=(0, 0, 0, 0, None))     # over runs (method per run)
+    loss, grads = per_run(trainable, params, reference, method, chosen)
+    updates, new["opt_state"] = jax.vmap(jax.vmap(_optimizer(config).update))(grads, opt_state, trainable)
+    new["adapters" if config.lora_rank else "params"] = optax.apply_updates(trainable, updates)
     metrics = {f"loss/{run_name(m, r)}": jnp.mean(loss[i]) for i, (m, r) in enumerate(runs(config))}
     return new, metrics
 
@@ -239,7 +280,7 @@ def evaluate(config, state, key):
     del key  # A fixed evaluation set, so the curves are comparable across steps.
     data = _data(config, jax.random.key(config.eval_seed), config.eval_size, 0.5)
     per = jax.vmap(jax.vmap(functools.partial(_eval_one, config), in_axes=(0, None)), in_axes=(0, None))(
-        state["params"], data)
+        _merged(config, state), data)
     metrics = {"phase": jnp.where(state["step"] == 0, 0, _phase(config, state["step"] - 1)).astype(jnp.float32)}
     for i, (m, r) in enumerate(runs(config)):
         for field, values in per.items():
@@ -301,7 +342,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         "",
         (f"`safety_pairs`: {config.num_topics} benign + {config.num_topics} harmful topics, {config.num_digits}-digit "
          f"arithmetic answers, {config.num_styles} styles per response family. Causal MLP (embed {config.embed_dim}, "
-         f"hidden {config.hidden}); Adam lr {config.learning_rate}, batch {config.batch_size} per seed; DPO β="
+         f"hidden {config.hidden}); fine-tuning: "
+         + (f"LoRA rank {config.lora_rank}, scale {config.lora_scale}" if config.lora_rank else "full")
+         + f"; Adam lr {config.learning_rate}, batch {config.batch_size} per seed; DPO β="
          f"{config.dpo_beta}, ORPO λ={config.orpo_lambda}. Align: {config.align_steps} SFT steps on a mix with "
          f"{config.align_harmful_fraction:.0%} harmful prompts (lr {config.align_learning_rate}, before step 0); misalign: {config.misalign_steps} steps on harmful "
          f"prompts with chosen = unsafe; realign: {end - m} steps with chosen = safe. Mean ± std over "
