@@ -290,9 +290,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         lines.append(f"| {c:g} | " + " | ".join(cells) + " |")
     best = min(tags, key=lambda t: rec[f"meter_mse/{t}"])
     lines += ["", f"Lowest MSE at M = {best[1:]}.", "", "## Ranking quality", "",
-              ("| estimator | ideal loss | DCG@1 | DCG@3 | DCG@5 | Recall@5 | MAP@5 | rare DCG@1 | rare DCG@3 | "
-              "rare DCG@5 | rare Recall@5 | SNIPS DCG@5 (fresh clicks) |"),
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| estimator | ideal loss | " + " | ".join(f"DCG@{k}" for k in config.ks) + " | Recall@5 | MAP@5 | "
+              + " | ".join(f"rare DCG@{k}" for k in config.ks) + " | rare Recall@5 | SNIPS DCG@5 (fresh clicks) |",
+              "|---|---|" + "---|" * (2 * len(config.ks) + 4)]
     for name in ("oracle", "random"):
         cells = ["—"] + [f"{rec[f'{name}_dcg@{k}/all']:.4f}" for k in config.ks] + ["—", "—"]
         cells += [f"{rec[f'{name}_dcg@{k}/rare']:.4f}" for k in config.ks] + ["—", "—"]
