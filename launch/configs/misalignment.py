@@ -21,8 +21,16 @@ reaches 0.5: SFT 0.918 / 0.804 ± 0.030, 0.189, 28; DPO 0.772 / 0.717 ± 0.037, 
 ORPO 0.940 / 0.842 ± 0.032, 0.161, 28. After realignment (averaged over the three
 misaligned starts) sampled unsafe rate / utility: SFT 0.005 / 0.748, DPO 0.000 / 0.054,
 ORPO 0.005 / 0.790; every realignment takes 14-16 steps to push the sampled rate below 0.1.
-The same ordering held at Adam 3e-4 with 100 steps per phase (misalign sampled SFT 0.850,
-DPO 0.867, ORPO 0.895: ORPO highest again, DPO no longer lowest).
+The same ordering held at Adam 3e-4 with 100 steps per phase and 800 aligning steps
+(misalign sampled SFT 0.850, DPO 0.867, ORPO 0.895: ORPO highest again, DPO no longer lowest).
+
+LoRA (``--config.lora_rank=4``, scale 2, adapters on every matrix, same lr 1e-3; about
+70 s): the attack is much weaker in 40 steps, sampled unsafe rate SFT 0.139 ± 0.089, DPO
+0.072 ± 0.039, ORPO 0.142 ± 0.091 (greedy 0.047 / 0.000 / 0.056; utility 0.396 / 0.650 /
+0.389); realigned (mean over starts) sampled unsafe / utility: SFT 0.006 / 0.704, DPO
+0.001 / 0.724, ORPO 0.006 / 0.752, within 2-8 steps. At lr 3e-3 LoRA saturates (every
+method >= 0.97 sampled after 40 steps) and DPO realignment of the DPO-misaligned model fails
+in 2 of 4 seeds (0.466 ± 0.524 left), with utility 0.000 after every DPO realignment.
 
 The paper (Zhang et al, arXiv 2604.07754; Llama-3.1-8B, GLM-4-9B, Gemma-2-9B, Mistral-7B,
 LoRA/QLoRA/AdaLoRA/IA3 SFT and DPO/ORPO, MisQA for misalignment, PKU-SafeRLHF/hh-rlhf for
