@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from launch.experiments import (
     baseline_mse,
     bvpo_toy,
+    lla_regression,
     mcts_dpo,
     misalignment,
     reinforce_baselines,
@@ -50,6 +51,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "mcts_dpo": _from_module(mcts_dpo),
     "saito_mnar": _from_module(saito_mnar),
     "misalignment": _from_module(misalignment),
+    "lla_regression": _from_module(lla_regression),
 }
 
 
