@@ -4,7 +4,14 @@ XLA_FLAGS must be set before jax is first imported, which is why this lives here
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("BVJAX_PALLAS_INTERPRET", "1")
+# A persistent compilation cache shared by the xdist workers and the subprocesses the
+# launch tests start: identical programs (the same config trained twice, a resumed run)
+# compile once per machine. Keys include the program and the devices, so a change in the
+# code or in the device count never reuses a stale executable.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "bvjax-jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
