@@ -140,7 +140,8 @@ def init(config, key):
     init_keys = jax.random.split(jax.random.fold_in(key, 0), config.num_seeds)
     align_keys = jax.random.split(jax.random.fold_in(key, 1), config.num_seeds)
     per_seed = jax.vmap(lambda k: _model(config).init(k, jnp.zeros((1, length), jnp.int32)))(init_keys)
-    per_seed = jax.vmap(functools.partial(_align, config))(per_seed, align_keys)
+    if config.align_steps:
+        per_seed = jax.vmap(functools.partial(_align, config))(per_seed, align_keys)
     params = jax.tree.map(lambda p: jnp.broadcast_to(p, (len(runs(config)), *p.shape)), per_seed)
     state = {"params": params, "reference": params, "step": jnp.zeros((), jnp.int32)}
     if config.lora_rank:  # fresh adapters (A random, B = 0) for each seed, the same in every run

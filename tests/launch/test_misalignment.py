@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from launch import train
@@ -28,3 +29,26 @@ def test_short_run_misaligns_then_realigns(tmp_path):
         # Misalignment raises the unsafe rate; realignment on safe-chosen pairs brings it down again.
         assert misaligned[f"unsafe_sampled/{name}"] > aligned[f"unsafe_sampled/{name}"] + 0.05
         assert final[f"unsafe_sampled/{name}"] < misaligned[f"unsafe_sampled/{name}"]
+
+
+def test_lora_phase_boundary_merges_adapters_and_restarts_them():
+    config = misalignment.get_config()
+    config.update({"align_steps": 0, "misalign_steps": 2, "num_steps": 4, "num_seeds": 1, "hidden": 8,
+                   "batch_size": 4, "eval_size": 8, "lora_rank": 2, "learning_rate": 0.05,
+                   "methods": ("sft", "dpo")})
+    state = jax.jit(lambda k: experiment.init(config, k))(jax.random.key(0))
+    step = jax.jit(lambda s, k: experiment.train_step(config, s, experiment.make_batch(config, k)))
+    for i in range(config.misalign_steps):
+        state, _ = step(state, jax.random.key(i))
+    merged = experiment._merged(config, state)
+    base = state["params"]
+    state, _ = step(state, jax.random.key(9))  # the first realignment step
+    for new, old in zip(jax.tree.leaves(state["params"]), jax.tree.leaves(merged)):
+        np.testing.assert_allclose(new, old, rtol=1e-6, atol=1e-6)  # the base now holds the misaligned model
+    for new, ref in zip(jax.tree.leaves(state["reference"]), jax.tree.leaves(merged)):
+        np.testing.assert_allclose(new, ref, rtol=1e-6, atol=1e-6)  # and is DPO's reference
+    assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(state["params"]), jax.tree.leaves(base)))
+    # One step into the new phase, the B factors are one Adam step (<= lr in size) from zero.
+    b_factors = [ad["b"] for ad in jax.tree.leaves(state["adapters"], is_leaf=lambda x: isinstance(x, dict)
+                                                   and "b" in x)]
+    assert b_factors and all(float(np.max(np.abs(b))) <= config.learning_rate * 1.01 for b in b_factors)
