@@ -4,9 +4,9 @@ Command:
 
     python -m launch.main --config=launch/configs/misalignment.py --workdir=workdir/misalignment
 
-Runtime: about 80 seconds on 2 CPU cores shared with other jobs (about 25 s of it the
-1,500 aligning SFT steps inside ``init``, 15 s compilation); not measured on an accelerator
-(none lent to the session that wrote this; at this size the loop is dispatch-bound anyway).
+Runtime: about 17 seconds on 2 CPU cores (22 s with ``--config.lora_rank=4``; 80 s when
+the cores are shared with other jobs); not measured on an accelerator (none lent to the
+session that wrote this; at this size the loop is dispatch-bound anyway).
 
 Setup: `safety_pairs` (4 benign + 4 harmful topics, 2-digit arithmetic answers); a causal
 MLP (embed 16, hidden 64); align = 1,500 SFT steps (Adam 3e-3) on a half-harmful mix;
@@ -24,8 +24,7 @@ ORPO 0.005 / 0.790; every realignment takes 14-16 steps to push the sampled rate
 The same ordering held at Adam 3e-4 with 100 steps per phase and 800 aligning steps
 (misalign sampled SFT 0.850, DPO 0.867, ORPO 0.895: ORPO highest again, DPO no longer lowest).
 
-LoRA (``--config.lora_rank=4``, scale 2, adapters on every matrix, same lr 1e-3; about
-70 s): the attack is much weaker in 40 steps, sampled unsafe rate SFT 0.139 ± 0.089, DPO
+LoRA (``--config.lora_rank=4``, scale 2, adapters on every matrix, same lr 1e-3): the attack is much weaker in 40 steps, sampled unsafe rate SFT 0.139 ± 0.089, DPO
 0.072 ± 0.039, ORPO 0.142 ± 0.091 (greedy 0.047 / 0.000 / 0.056; utility 0.396 / 0.650 /
 0.389); realigned (mean over starts) sampled unsafe / utility: SFT 0.006 / 0.704, DPO
 0.001 / 0.724, ORPO 0.006 / 0.752, within 2-8 steps. At lr 3e-3 LoRA saturates (every
