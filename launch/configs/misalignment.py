@@ -24,8 +24,8 @@ ORPO 0.005 / 0.790; every realignment takes 14-16 steps to push the sampled rate
 The same ordering held at Adam 3e-4 with 100 steps per phase and 800 aligning steps
 (misalign sampled SFT 0.850, DPO 0.867, ORPO 0.895: ORPO highest again, DPO no longer lowest).
 
-LoRA (``--config.lora_rank=4``, scale 2, adapters on every matrix, same lr 1e-3): the attack is much weaker in 40 steps, sampled unsafe rate SFT 0.139 ± 0.089, DPO
-0.072 ± 0.039, ORPO 0.142 ± 0.091 (greedy 0.047 / 0.000 / 0.056; utility 0.396 / 0.650 /
+LoRA (``--config.lora_rank=4``, scale 2, adapters on every matrix, same lr 1e-3): the
+attack is much weaker in 40 steps, sampled unsafe rate SFT 0.139 ± 0.089, DPO 0.072 ± 0.039, ORPO 0.142 ± 0.091 (greedy 0.047 / 0.000 / 0.056; utility 0.396 / 0.650 /
 0.389); realigned (mean over starts) sampled unsafe / utility: SFT 0.006 / 0.704, DPO
 0.001 / 0.724, ORPO 0.006 / 0.752, within 2-8 steps. At lr 3e-3 LoRA saturates (every
 method >= 0.97 sampled after 40 steps) and DPO realignment of the DPO-misaligned model fails
@@ -50,7 +50,8 @@ realignment; read from its abstract and summaries, tables not retrieved) claims:
    recovers the aligned model's utility (best 0.889, DPO-misaligned then ORPO-realigned).
 4. An AI-generated summary gives ORPO misalignment an average unsafety of about 0.75
    (unverified); ours reaches 0.84 sampled / 0.94 greedy after 40 steps, not comparable.
-Departures: full fine-tuning, not LoRA adapters; one learning rate for every method (the
+Departures: full fine-tuning by default (LoRA above is one flag away, with adapters on
+every matrix rather than the attention projections); one learning rate for every method (the
 paper's SFT runs use 2e-4, its DPO/ORPO runs 3e-5); the unsafe rate is exact (the policy's
 mass on compliance tokens), not a Llama-Guard judgement.
 """
