@@ -118,4 +118,10 @@ CASES = {
         bad_arg="bag_ids",
         static=("num_bags",),
     ),
+    "bvjax.data.sample_aggregate_regression": Case(
+        good=lambda: ((jax.random.key(0), jnp.ones(3)), {"num_samples": 8, "bag_size": 4}),
+        bad=lambda: ((jax.random.key(0), jnp.ones((3, 1))), {"num_samples": 8, "bag_size": 4}),
+        bad_arg="theta",
+        static=("num_samples", "bag_size"),
+    ),
 }

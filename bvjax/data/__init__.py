@@ -1,5 +1,6 @@
 """bvjax.data: synthetic tasks generated on the fly (no downloads)."""
 
+from bvjax.data._aggregate_regression import AggregateRegression, sample_aggregate_regression
 from bvjax.data._bandit import (
     bandit_expected_return,
     bandit_policy_gradient,
@@ -19,6 +20,7 @@ from bvjax.data._preference_bandit import PreferenceBandit, tajwar_bandit
 from bvjax.data._safety_pairs import SafetyPairs, safety_pairs
 
 __all__ = [
+    "AggregateRegression",
     "LatentTracePairs",
     "MNARFeedback",
     "PreferenceBandit",
@@ -31,6 +33,7 @@ __all__ = [
     "latent_trace_marginal_logps",
     "piecewise_linear_stream",
     "safety_pairs",
+    "sample_aggregate_regression",
     "sample_bandit",
     "sample_latent_trace_pairs",
     "sample_mnar_feedback",
