@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import jax
+
 from launch.experiments import (
     baseline_mse,
     bvpo_toy,
@@ -28,7 +30,8 @@ class Experiment(NamedTuple):
     have leading dimension ``config.batch_size`` (sharded over the data axis);
     train_step(config, state, batch) -> (state, metrics); evaluate(config, state, key)
     -> metrics; progress(record) -> short console text; report(config, workdir,
-    history) -> markdown (and writes its plots into workdir).
+    history) -> markdown (and writes its plots into workdir). A measurement module
+    (num_steps = 0) may omit init, make_batch and train_step.
     """
 
     init: Callable[..., Any]
@@ -39,8 +42,28 @@ class Experiment(NamedTuple):
     report: Callable[..., str]
 
 
+def _no_state(config, key):
+    del config, key
+    return {}
+
+
+def _key_batch(config, key):
+    return {"key": jax.random.split(key, config.batch_size)}
+
+
+def _no_update(config, state, batch):
+    del config, batch
+    return state, {}
+
+
+# A measurement (config.num_steps = 0: the loop's step-0 evaluation does the work) needs
+# no training; these stand in for init, make_batch and train_step, and keep working if a
+# user overrides num_steps.
+_MEASUREMENT = {"init": _no_state, "make_batch": _key_batch, "train_step": _no_update}
+
+
 def _from_module(module) -> Experiment:
-    return Experiment(*(getattr(module, field) for field in Experiment._fields))
+    return Experiment(*(getattr(module, field, None) or _MEASUREMENT[field] for field in Experiment._fields))
 
 
 EXPERIMENTS: dict[str, Experiment] = {

@@ -61,20 +61,6 @@ def _advantages(name, rewards, p, prior):
     raise KeyError(f"baseline: unknown {name!r}; valid: {list(BASELINES)}")
 
 
-def init(config, key):
-    del config, key
-    return {}
-
-
-def make_batch(config, key):
-    return {"key": jax.random.split(key, config.batch_size)}
-
-
-def train_step(config, state, batch):
-    del config, batch
-    return state, {}
-
-
 def evaluate(config, state, key):
     del state
     p, noise = _population(config)

@@ -79,20 +79,6 @@ def _stream(config, key, setting):
     return keys, values, targets
 
 
-def init(config, key):
-    del config, key
-    return {}
-
-
-def make_batch(config, key):
-    return {"key": jax.random.split(key, config.batch_size)}
-
-
-def train_step(config, state, batch):
-    del config, batch
-    return state, {}
-
-
 def evaluate(config, state, key):
     """Nothing to evaluate under the loop's jit: `report` runs the sweep (see `measure`)."""
     del config, state, key
