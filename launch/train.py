@@ -150,7 +150,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     step_fn = jax.jit(functools.partial(experiment.train_step, config),
                       in_shardings=(replicated, sharded), out_shardings=(replicated, replicated),
                       donate_argnums=0)
-    eval_fn = jax.jit(functools.partial(experiment.evaluate, config), out_shardings=replicated)
+    eval_fn = functools.partial(experiment.evaluate, config)
+    if experiment.jit_evaluate:
+        eval_fn = jax.jit(eval_fn, out_shardings=replicated)
 
     abstract_state = jax.eval_shape(init_fn, init_key)
     abstract_state = jax.tree.map(

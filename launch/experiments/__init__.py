@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import jax
 
 from launch.experiments import (
+    aggregate_responses,
     baseline_mse,
     bvpo_toy,
     lla_regression,
@@ -31,7 +32,9 @@ class Experiment(NamedTuple):
     train_step(config, state, batch) -> (state, metrics); evaluate(config, state, key)
     -> metrics; progress(record) -> short console text; report(config, workdir,
     history) -> markdown (and writes its plots into workdir). A measurement module
-    (num_steps = 0) may omit init, make_batch and train_step.
+    (num_steps = 0) may omit init, make_batch and train_step. ``jit_evaluate = False``
+    in a module runs its evaluate eagerly, for sweeps that jit each cell on its own
+    (one XLA:CPU program holding dozens of linear solves has hung at execution).
     """
 
     init: Callable[..., Any]
@@ -40,6 +43,7 @@ class Experiment(NamedTuple):
     evaluate: Callable[..., Any]
     progress: Callable[..., str]
     report: Callable[..., str]
+    jit_evaluate: bool = True
 
 
 def _no_state(config, key):
@@ -59,11 +63,12 @@ def _no_update(config, state, batch):
 # A measurement (config.num_steps = 0: the loop's step-0 evaluation does the work) needs
 # no training; these stand in for init, make_batch and train_step, and keep working if a
 # user overrides num_steps.
-_MEASUREMENT = {"init": _no_state, "make_batch": _key_batch, "train_step": _no_update}
+_DEFAULTS = {"init": _no_state, "make_batch": _key_batch, "train_step": _no_update, "jit_evaluate": True}
 
 
 def _from_module(module) -> Experiment:
-    return Experiment(*(getattr(module, field, None) or _MEASUREMENT[field] for field in Experiment._fields))
+    return Experiment(*(getattr(module, field) if hasattr(module, field) else _DEFAULTS[field]
+                        for field in Experiment._fields))
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -75,6 +80,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "saito_mnar": _from_module(saito_mnar),
     "misalignment": _from_module(misalignment),
     "lla_regression": _from_module(lla_regression),
+    "aggregate_responses": _from_module(aggregate_responses),
 }
 
 
