@@ -38,7 +38,7 @@ def _reference64(args, **kw):
         return np.asarray(jax.jit(functools.partial(fl.flash_lla_reference, **kw))(*args64))
 
 
-def _relative_close(got, want, rtol, atol):
+def _check_relative_close(got, want, rtol, atol):
     """|got - want| <= atol + rtol * max|want| (errors relative to the tensor's scale)."""
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     scale = max(1.0, float(np.max(np.abs(want))))
@@ -54,14 +54,14 @@ def test_forward_float32_matches_reference(bh, n, d, e, causal, precondition):
     args = _inputs(n, bh, n, d, e, jnp.float32)
     got = _kernel(causal=causal, precondition=precondition)(*args)
     assert got.shape == (bh, n, e) and got.dtype == jnp.float32
-    _relative_close(got, _reference64(args, causal=causal), **TOL[jnp.float32])
+    _check_relative_close(got, _reference64(args, causal=causal), **TOL[jnp.float32])
 
 
 def test_forward_bf16_matches_reference():
     args = _inputs(1, 1, 24, 8, 8, jnp.bfloat16)
     got = _kernel()(*args)
     assert got.dtype == jnp.bfloat16
-    _relative_close(got, _reference64(args), **TOL[jnp.bfloat16])
+    _check_relative_close(got, _reference64(args), **TOL[jnp.bfloat16])
 
 
 @pytest.mark.parametrize("bh,n,d,e,causal,precondition,ridge_grad", [SHAPES[0] + ("full",), SHAPES[1] + ("stop",),
@@ -78,7 +78,7 @@ def test_gradients_float32_match_reference(bh, n, d, e, causal, precondition, ri
         want = [np.asarray(w) for w in want]
     for name, g, w in zip(("dq", "dk", "dv", "dridge"), grads, want):
         assert g.dtype == jnp.float32, name
-        _relative_close(g, w, **GRAD_TOL[jnp.float32])
+        _check_relative_close(g, w, **GRAD_TOL[jnp.float32])
 
 
 def test_gradients_bf16_match_reference():
@@ -89,7 +89,7 @@ def test_gradients_bf16_match_reference():
     want = jax.jit(lambda *a: jax.vjp(fl.flash_lla_reference, *a)[1](cot))(*args32)
     for g, w in zip(grads[:3], want[:3]):
         assert g.dtype == jnp.bfloat16
-        _relative_close(g, w, **GRAD_TOL[jnp.bfloat16])
+        _check_relative_close(g, w, **GRAD_TOL[jnp.bfloat16])
 
 
 def test_no_nan_on_extreme_inputs():
@@ -112,11 +112,11 @@ def test_public_dispatch_pallas_matches_xla():
         q_, k, v, implementation=impl, **{**kw, "ridge": r_})))
     out_p = attention.local_linear_attention(q, k, v, implementation="pallas", **kw)
     out_x = attention.local_linear_attention(q, k, v, implementation="xla", **kw)
-    _relative_close(out_p, out_x, rtol=1e-5, atol=1e-5)
+    _check_relative_close(out_p, out_x, rtol=1e-5, atol=1e-5)
     g_p = jax.jit(jax.grad(loss("pallas"), argnums=(0, 1)))(q, kw["ridge"])
     g_x = jax.jit(jax.grad(loss("xla"), argnums=(0, 1)))(q, kw["ridge"])
     for a, b in zip(g_p, g_x):
-        _relative_close(a, b, rtol=1e-4, atol=1e-4)
+        _check_relative_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_validation():

@@ -28,7 +28,7 @@ def _both(fn, *args, **kwargs):
     return fn(*args, **kwargs), _JITTED[key](*args)
 
 
-def _close(got, expected, rtol=RTOL):
+def _check_close(got, expected, rtol=RTOL):
     np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=rtol, atol=1e-300)
 
 
@@ -49,14 +49,14 @@ def test_mcnemar_matches_mlxtend(x64):
     for exact, corrected in [(False, True), (False, False), (True, True)]:
         expected = [mx.mcnemar(t, corrected=corrected, exact=exact) for t in tables]
         eager = stats.mcnemar(jnp.asarray(tables[0]), exact=exact, corrected=corrected)
-        _close(eager.pvalue, expected[0][1])
+        _check_close(eager.pvalue, expected[0][1])
         batched = jax.jit(jax.vmap(functools.partial(stats.mcnemar, exact=exact, corrected=corrected)))
         got = batched(jnp.asarray(tables))
-        _close(got.pvalue, [p for _, p in expected])
+        _check_close(got.pvalue, [p for _, p in expected])
         if exact:
             np.testing.assert_array_equal(got.statistic, np.minimum(tables[:, 0, 1], tables[:, 1, 0]))
         else:
-            _close(got.statistic, [c for c, _ in expected])
+            _check_close(got.statistic, [c for c, _ in expected])
 
 
 def test_mcnemar_spec_values(x64):
@@ -115,14 +115,14 @@ def test_cochrans_q_and_ftest_match_mlxtend(seed, m, x64):
     for ours, theirs in [(stats.cochrans_q, mx.cochrans_q), (stats.ftest, mx.ftest)]:
         stat, p = theirs(y, *preds)
         for got in _both(ours, jnp.asarray(y), *map(jnp.asarray, preds)):
-            _close(got.statistic, stat)
-            _close(got.pvalue, p)
+            _check_close(got.statistic, stat)
+            _check_close(got.pvalue, p)
 
 
 def test_ftest_paper_degrees_of_freedom(x64):
     y, preds = _predictions(5, n=40, m=3)
     f, p = stats.ftest(jnp.asarray(y), *map(jnp.asarray, preds), denominator_df="paper")
-    _close(p, scipy.stats.f.sf(float(f), 2, 2 * 39))
+    _check_close(p, scipy.stats.f.sf(float(f), 2, 2 * 39))
 
 
 def test_spec_three_model_values(x64):
@@ -160,16 +160,16 @@ def test_paired_ttest_matches_scipy_and_mlxtend_formula(seed, x64):
     diffs = np.random.default_rng(seed).normal(0.01, 0.02, size=10)
     ref = scipy.stats.ttest_1samp(diffs, 0.0)
     for got in _both(stats.paired_ttest, jnp.asarray(diffs)):
-        _close(got.statistic, ref.statistic)
-        _close(got.pvalue, ref.pvalue)
+        _check_close(got.statistic, ref.statistic)
+        _check_close(got.pvalue, ref.pvalue)
     # Nadeau-Bengio corrected variance: float64 loop from the equation.
     ratio = 0.3 / 0.7
     mean = diffs.mean()
     var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
     t = mean / np.sqrt((1 / len(diffs) + ratio) * var)
     got = stats.paired_ttest(jnp.asarray(diffs), test_train_ratio=ratio)
-    _close(got.statistic, t)
-    _close(got.pvalue, 2 * scipy.stats.t.sf(abs(t), len(diffs) - 1))
+    _check_close(got.statistic, t)
+    _check_close(got.pvalue, 2 * scipy.stats.t.sf(abs(t), len(diffs) - 1))
 
 
 def test_paired_ttest_zero_variance_is_defined(x64):
@@ -192,11 +192,11 @@ def test_5x2cv_tests_match_reference(seed, x64):
     p = np.random.default_rng(seed).normal(0.0, 0.03, size=(5, 2))
     t, pt, f, pf = _five_by_two_reference(p)
     for got in _both(stats.ttest_5x2cv, jnp.asarray(p)):
-        _close(got.statistic, t)
-        _close(got.pvalue, pt)
+        _check_close(got.statistic, t)
+        _check_close(got.pvalue, pt)
     for got in _both(stats.ftest_5x2cv, jnp.asarray(p)):
-        _close(got.statistic, f)
-        _close(got.pvalue, pf)
+        _check_close(got.statistic, f)
+        _check_close(got.pvalue, pf)
 
 
 def test_5x2cv_spec_values(x64):
@@ -273,11 +273,11 @@ def test_mcnemar_and_cochrans_q_match_statsmodels(x64):
         for exact, corrected in [(False, True), (False, False), (True, True)]:
             ref = sm.mcnemar(t, exact=exact, correction=corrected)
             got = stats.mcnemar(jnp.asarray(t), exact=exact, corrected=corrected)
-            _close(got.statistic, ref.statistic)  # statsmodels' exact statistic is min(b, c) too
-            _close(got.pvalue, ref.pvalue)
+            _check_close(got.statistic, ref.statistic)  # statsmodels' exact statistic is min(b, c) too
+            _check_close(got.pvalue, ref.pvalue)
     y, preds = _predictions(7, m=4)
     correct = np.stack([p == y for p in preds], axis=1).astype(int)
     ref = sm.cochrans_q(correct)
     got = stats.cochrans_q(jnp.asarray(y), *map(jnp.asarray, preds))
-    _close(got.statistic, ref.statistic)
-    _close(got.pvalue, ref.pvalue)
+    _check_close(got.statistic, ref.statistic)
+    _check_close(got.pvalue, ref.pvalue)
