@@ -34,22 +34,13 @@ import numpy as np
 from absl import app, flags
 
 from bvjax.rl import group_advantages, hgpo_advantages
+from launch._timing import median_time
 
 _SIZES = flags.DEFINE_list("sizes", ["4096", "65536", "1048576"], "GRPO sample counts N.")
 _GROUP = flags.DEFINE_integer("group_size", 16, "Samples per GRPO group.")
 _HGPO = flags.DEFINE_list("hgpo_shapes", ["16x8x50", "64x16x100"], "HGPO tasks x trajectories x steps.")
 _HISTORY = flags.DEFINE_integer("history_length", 4, "HGPO levels K.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats (median reported).")
-
-
-def timed(fn, repeats):
-    jax.block_until_ready(fn())  # compile / warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def grpo_loop(scores: np.ndarray, index: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -96,7 +87,7 @@ def hgpo_loop(states, returns, tasks, history, alpha=1.0, offset=1, eps=1e-6):
 def copy_bandwidth() -> float:
     x = jnp.ones((1 << 24,), jnp.float32)
     f = jax.jit(lambda v: v * 2.0 + 1.0)
-    return 2 * x.nbytes / timed(lambda: f(x), 5) / 1e9
+    return 2 * x.nbytes / median_time(lambda: f(x), 5) / 1e9
 
 
 def main(argv):
@@ -115,10 +106,10 @@ def main(argv):
         ids = rng.permutation(np.arange(n) // _GROUP.value).astype(np.int32)
         scores = rng.integers(0, 2, n).astype(np.float32) + 0.1 * rng.normal(size=n).astype(np.float32)
         r, g = jnp.asarray(scores), jnp.asarray(ids)
-        t_xla = timed(lambda r=r, g=g: grpo(r, g, implementation="xla"), _REPEATS.value)
+        t_xla = median_time(lambda r=r, g=g: grpo(r, g, implementation="xla"), _REPEATS.value)
         groups = n // _GROUP.value
-        t_ids = timed(lambda r=r, g=g, k=groups: grpo(r, g, implementation="xla", num_groups=k), _REPEATS.value)
-        t_pallas = (f"{timed(lambda r=r, g=g: grpo(r, g, implementation='pallas'), _REPEATS.value):>9.5f}"
+        t_ids = median_time(lambda r=r, g=g, k=groups: grpo(r, g, implementation="xla", num_groups=k), _REPEATS.value)
+        t_pallas = (f"{median_time(lambda r=r, g=g: grpo(r, g, implementation='pallas'), _REPEATS.value):>9.5f}"
                     if on_accelerator else f"{'n/a cpu':>9}")
         start = time.perf_counter()
         want = grpo_loop(scores.astype(np.float64), ids)
@@ -146,8 +137,8 @@ def main(argv):
         def run(impl, args=args):
             return hgpo(*args, history_length=_HISTORY.value, implementation=impl)
 
-        t_xla = timed(lambda: run("xla"), _REPEATS.value)
-        t_pallas = f"{timed(lambda: run('pallas'), _REPEATS.value):>9.5f}" if on_accelerator else f"{'n/a cpu':>9}"
+        t_xla = median_time(lambda: run("xla"), _REPEATS.value)
+        t_pallas = f"{median_time(lambda: run('pallas'), _REPEATS.value):>9.5f}" if on_accelerator else f"{'n/a cpu':>9}"
         start = time.perf_counter()
         want = hgpo_loop(states, returns.astype(np.float64), tasks, _HISTORY.value)
         t_loop = time.perf_counter() - start

@@ -32,6 +32,7 @@ import scipy.stats
 from absl import app, flags
 
 from bvjax import stats
+from launch._timing import median_time
 
 _NUM_ITEMS = flags.DEFINE_list("num_items", ["10000"], "Sample sizes n to time.")
 _NUM_RESAMPLES = flags.DEFINE_integer("num_resamples", 10_000, "Bootstrap resamples B.")
@@ -56,15 +57,6 @@ def scipy_ci(x, seed, num_resamples):
     return res.confidence_interval.low, res.confidence_interval.high, res.standard_error
 
 
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def bench_row(n: int, b: int, repeats: int) -> str:
     """Times both methods at one size and checks parity; returns the table row."""
     x64 = np.random.default_rng(0).lognormal(size=n)
@@ -74,14 +66,14 @@ def bench_row(n: int, b: int, repeats: int) -> str:
     jax.block_until_ready(bvjax_ci(x, key, num_resamples=b))
     t_compile = time.perf_counter() - start
     jax.block_until_ready(bvjax_ci(x, rbg_key, num_resamples=b))
-    t_bvjax = timed(functools.partial(bvjax_ci, x, key, num_resamples=b), repeats)
-    t_rbg = timed(functools.partial(bvjax_ci, x, rbg_key, num_resamples=b), repeats)
-    t_scipy = timed(functools.partial(scipy_ci, x64, 0, b), repeats)
+    t_bvjax = median_time(functools.partial(bvjax_ci, x, key, num_resamples=b), repeats, warmup=False)
+    t_rbg = median_time(functools.partial(bvjax_ci, x, rbg_key, num_resamples=b), repeats, warmup=False)
+    t_scipy = median_time(functools.partial(scipy_ci, x64, 0, b), repeats, warmup=False)
     # Parity: bvjax on scipy's index stream gives scipy's interval (float32 vs float64).
     lo, hi, se = scipy_ci(x64, 0, b)
     idx = jnp.asarray(np.random.default_rng(0).integers(0, n, (b, n)), jnp.int32)
     ours = bvjax_ci_on(x, idx)
-    t_reduce = timed(functools.partial(bvjax_ci_on, x, idx), repeats)
+    t_reduce = median_time(functools.partial(bvjax_ci_on, x, idx), repeats, warmup=False)
     diff = float(np.max(np.abs(np.array([*ours.ci, ours.standard_error], np.float64) - [lo, hi, se])))
     agree = diff < 1e-4 * max(1.0, abs(hi))
     return (f"{n:>7} | {t_bvjax:>8.4f} | {t_rbg:>11.4f} | {t_reduce:>9.4f} | {t_compile:>9.3f} | {t_scipy:>8.4f} | "

@@ -20,14 +20,13 @@ ratios, plus the bytes of draws each approach holds at once.
 
 from __future__ import annotations
 
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
 from bvjax.diagnostics import bias_variance
+from launch._timing import median_time
 
 _NUM_DRAWS = flags.DEFINE_list("num_draws", ["1024", "8192"], "Draw counts to time.")
 _HIDDEN = flags.DEFINE_integer("hidden", 64, "MLP hidden width (sets the parameter count).")
@@ -65,16 +64,6 @@ def stats_numpy(draws: np.ndarray, ref: np.ndarray):
     return mse - var, var, mse
 
 
-def timed(fn, repeats):
-    jax.block_until_ready(fn())  # compile / warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def main(argv):
     del argv
     estimator, full, num_params = make_problem(_HIDDEN.value, _BATCH.value)
@@ -101,15 +90,15 @@ def main(argv):
     for n in (int(v) for v in _NUM_DRAWS.value):
         key = jax.random.key(1)
         keys = jax.random.split(key, n)
-        t_bvjax = timed(lambda n=n, key=key: meter(estimator, full, key, num_draws=n,
+        t_bvjax = median_time(lambda n=n, key=key: meter(estimator, full, key, num_draws=n,
                                                    chunk_size=_CHUNK.value).mse, _REPEATS.value)
 
         def loop(keys=keys):
             rows = [np.concatenate([np.ravel(v) for v in jax.tree_util.tree_leaves(one(k))]) for k in keys]
             return stats_numpy(np.asarray(rows, np.float64), flat_ref)
 
-        t_loop = timed(loop, 1 if n > 4096 else _REPEATS.value)
-        t_vmap = timed(lambda keys=keys: vmap_all(keys), _REPEATS.value)
+        t_loop = median_time(loop, 1 if n > 4096 else _REPEATS.value)
+        t_vmap = median_time(lambda keys=keys: vmap_all(keys), _REPEATS.value)
         r = meter(estimator, full, key, num_draws=n, chunk_size=_CHUNK.value)
         b2, var, mse = loop()
         agree = np.allclose([float(r.bias_squared), float(r.variance), float(r.mse)], [b2, var, mse],

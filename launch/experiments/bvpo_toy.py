@@ -45,6 +45,8 @@ from bvjax.transforms import bvpo_mix
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import series
+
 HAT = "hat"
 
 
@@ -262,11 +264,6 @@ def progress(record: dict[str, Any]) -> str:
     return " ".join(f"L[{k.split('/')[1]}]={v:.4f}" for k, v in record.items() if k.startswith("loss/"))
 
 
-def _series(history, key):
-    rows = [r for r in history if key in r]
-    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows])
-
-
 def _grid_argmin(record, alphas):
     return float(alphas[int(np.argmin([record[f"mse/{a:g}"] for a in alphas]))])
 
@@ -324,8 +321,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     ax.legend(fontsize=8)
     ax = axes[2]
     for run in runs:
-        steps, loss = _series(history, f"loss/{run}")
-        _, sd = _series(history, f"loss_sd/{run}")
+        steps, loss = series(history, f"loss/{run}")
+        _, sd = series(history, f"loss_sd/{run}")
         label = "α̂ (running)" if run == HAT else f"α = {run}"
         ax.plot(steps, loss, label=label)
         ax.fill_between(steps, loss - sd, loss + sd, alpha=0.12)
@@ -384,12 +381,12 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for run in runs:
-        _, loss = _series(history, f"loss/{run}")
-        _, sd = _series(history, f"loss_sd/{run}")
-        _, ups = _series(history, f"ups/{run}")
-        _, rew = _series(history, f"reward/{run}")
-        _, rse = _series(history, f"reward_se/{run}")
-        _, al = _series(history, f"alpha/{run}")
+        _, loss = series(history, f"loss/{run}")
+        _, sd = series(history, f"loss_sd/{run}")
+        _, ups = series(history, f"ups/{run}")
+        _, rew = series(history, f"reward/{run}")
+        _, rse = series(history, f"reward_se/{run}")
+        _, al = series(history, f"alpha/{run}")
         label = "α̂ (running bvpo_mix)" if run == HAT else f"α = {run}"
         lines.append(f"| {label} | {loss[-1]:.4f} ± {sd[-1]:.4f} | {loss.mean():.4f} | {ups[-1]:.4f} | "
                      f"{rew[-1]:.3f} ± {rse[-1]:.3f} | {al[-1]:.3f} |")

@@ -36,6 +36,8 @@ from bvjax.preference import dpo_loss, mcts_step_pairs
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import series
+
 RUNS = ("cdpo", "dpo")
 
 
@@ -210,19 +212,14 @@ def progress(record: dict[str, Any]) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in record.items() if k.startswith(("success/", "greedy/")))
 
 
-def _series(history, key):
-    rows = [r for r in history if key in r]
-    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows])
-
-
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for run in RUNS:
-        steps, v = _series(history, f"success/{run}")
-        _, se = _series(history, f"success_se/{run}")
+        steps, v = series(history, f"success/{run}")
+        _, se = series(history, f"success_se/{run}")
         axes[0].plot(steps, v, label=run)
         axes[0].fill_between(steps, v - 2 * se, v + 2 * se, alpha=0.15)
-        steps, g = _series(history, f"greedy/{run}")
+        steps, g = series(history, f"greedy/{run}")
         axes[1].plot(steps, g, label=run)
     axes[0].set_title("P(sampled path solves), exact, ±2 SE")
     axes[1].set_title("greedy accuracy, exact")

@@ -48,6 +48,8 @@ from bvjax.transforms import lora_init, lora_merge
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import series
+
 METHODS = ("sft", "dpo", "orpo")
 PHASES = ("align", "misalign", "realign")
 
@@ -296,14 +298,9 @@ def progress(record: dict[str, Any]) -> str:
     return "unsafe " + " ".join(shown)
 
 
-def _series(history, key):
-    rows = [r for r in history if key in r]
-    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows])
-
-
 def _at(history, key, step):
     """The last evaluated value at or before `step`."""
-    steps, values = _series(history, key)
+    steps, values = series(history, key)
     return values[np.searchsorted(steps, step, side="right") - 1]
 
 
@@ -312,7 +309,7 @@ def _cell(history, field, name, step):
 
 
 def _first_step(history, key, start, end, test):
-    steps, values = _series(history, key)
+    steps, values = series(history, key)
     hit = [s for s, v in zip(steps, values) if start < s <= end and test(v)]
     return str(hit[0] - start) if hit else f"> {end - start}"
 
@@ -325,7 +322,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     styles = dict(zip(config.methods, ("-", "--", ":")))
     for mis, re in runs(config):
         for ax, field in zip(axes, ("unsafe_sampled", "utility")):
-            steps, values = _series(history, f"{field}/{run_name(mis, re)}")
+            steps, values = series(history, f"{field}/{run_name(mis, re)}")
             ax.plot(steps, values, styles[mis], color=colors[re], label=f"misalign {mis}, realign {re}")
     for ax, title in zip(axes, ("P(sampled response unsafe | harmful prompt)", "utility (benign exact match)")):
         ax.axvline(m, color="k", linewidth=0.6)

@@ -31,6 +31,8 @@ from bvjax.diagnostics import bias_variance
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import series
+
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
 
 
@@ -124,13 +126,8 @@ def progress(record: dict[str, Any]) -> str:
     return " ".join(f"J[{k.split('/')[1]}]={v:.3f}" for k, v in record.items() if k.startswith("return/"))
 
 
-def _series(history, key):
-    rows = [r for r in history if key in r]
-    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows])
-
-
 def _steps_to(history, name, threshold):
-    steps, value = _series(history, f"return/{name}")
+    steps, value = series(history, f"return/{name}")
     hit = np.nonzero(value >= threshold)[0]
     return int(steps[hit[0]]) if hit.size else None
 
@@ -143,8 +140,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for name in config.estimators:
         for ax, metric in zip(axes, ("variance", "bias_squared", "return")):
-            steps, value = _series(history, f"{metric}/{name}")
-            _, se = _series(history, f"{metric}_se/{name}")
+            steps, value = series(history, f"{metric}/{name}")
+            _, se = series(history, f"{metric}_se/{name}")
             ax.plot(steps, value, label=name)
             ax.fill_between(steps, value - 2 * se, value + 2 * se, alpha=0.2)
     axes[0].set_yscale("log")
@@ -180,13 +177,13 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     for name in config.estimators:
         cells = []
         for metric in ("bias_squared", "variance", "mse"):
-            _, v = _series(history, f"{metric}/{name}")
-            _, se = _series(history, f"{metric}_se/{name}")
+            _, v = series(history, f"{metric}/{name}")
+            _, se = series(history, f"{metric}_se/{name}")
             cells.append(f"{v.mean():.3g} ± {np.sqrt(np.sum(se**2)) / len(se):.2g}")
-        _, num = _series(history, f"shrink_num/{name}")
-        _, den = _series(history, f"grad_norm_sq/{name}")
-        _, ret = _series(history, f"return/{name}")
-        _, ret_se = _series(history, f"return_se/{name}")
+        _, num = series(history, f"shrink_num/{name}")
+        _, den = series(history, f"grad_norm_sq/{name}")
+        _, ret = series(history, f"return/{name}")
+        _, ret_se = series(history, f"return_se/{name}")
         reached = _steps_to(history, name, threshold)
         cells += [f"{np.sum(num) / np.sum(den):.3f}", "not reached" if reached is None else str(reached),
                   f"{ret[-1]:.3f} ± {ret_se[-1]:.3f}"]

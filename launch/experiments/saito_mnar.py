@@ -51,6 +51,8 @@ from bvjax.diagnostics import bias_variance
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import series
+
 
 def _clip_of(name: str) -> float | None:
     """The clip threshold of an estimator name (``ips`` is 0, ``clip_0.05`` is 0.05), None otherwise."""
@@ -230,11 +232,6 @@ def progress(record: dict[str, Any]) -> str:
     return " ".join(f"DCG@5[{k.split('/')[-1]}]={v:.3f}" for k, v in record.items() if k.startswith("dcg@5/all/"))
 
 
-def _series(history, key):
-    rows = [r for r in history if key in r]
-    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows])
-
-
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     rec = history[-1]
     data = _data(config)
@@ -253,7 +250,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     axes[0].legend()
     for ax, subset in zip(axes[1:], ("all", "rare")):
         for name in config.estimators:
-            steps, v = _series(history, f"dcg@5/{subset}/{name}")
+            steps, v = series(history, f"dcg@5/{subset}/{name}")
             ax.plot(steps, v, label=name)
         ax.set_xlabel("step")
         ax.set_title(f"DCG@5 (Saito discount, normalised), {subset} items")

@@ -40,6 +40,8 @@ from bvjax.rl import group_advantages
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import series
+
 SAMPLERS = ("offline", "on_policy")
 
 
@@ -177,13 +179,8 @@ def progress(record: dict[str, Any]) -> str:
     return " ".join(f"{k[7:]}={v:.2f}" for k, v in record.items() if k.startswith("reward/"))
 
 
-def _series(history, key):
-    rows = [r for r in history if key in r]
-    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows])
-
-
 def _at(history, key, step):
-    steps, value = _series(history, key)
+    steps, value = series(history, key)
     return value[np.searchsorted(steps, step)] if step <= steps[-1] else value[-1]
 
 
@@ -195,8 +192,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     fig, axes = plt.subplots(1, len(config.peaks), figsize=(6.5 * len(config.peaks), 4.2), squeeze=False)
     for ax, peak in zip(axes[0], config.peaks):
         for run in config.runs:
-            steps, v = _series(history, f"reward/{peak:g}/{run}")
-            _, se = _series(history, f"reward_se/{peak:g}/{run}")
+            steps, v = series(history, f"reward/{peak:g}/{run}")
+            _, se = series(history, f"reward_se/{peak:g}/{run}")
             ls = "-" if run.startswith("on_policy") else "--"
             ax.plot(steps * per_round, v, ls, label=run)
             ax.fill_between(steps * per_round, v - 2 * se, v + 2 * se, alpha=0.12)
