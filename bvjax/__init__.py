@@ -7,6 +7,40 @@ holds every one of them to the contract in STYLE.md.
 
 __version__ = "0.1.0"
 
-from bvjax import attention, counterfactual, data, diagnostics, preference, rl, stats, transforms
+from bvjax import (
+    attention,
+    continual,
+    counterfactual,
+    data,
+    diagnostics,
+    distill,
+    envs,
+    fairness,
+    finance,
+    multimodal,
+    preference,
+    rl,
+    robust,
+    selection,
+    stats,
+    transforms,
+)
 
-__all__ = ["attention", "counterfactual", "data", "diagnostics", "preference", "rl", "stats", "transforms"]
+__all__ = [
+    "attention",
+    "continual",
+    "counterfactual",
+    "data",
+    "diagnostics",
+    "distill",
+    "envs",
+    "fairness",
+    "finance",
+    "multimodal",
+    "preference",
+    "rl",
+    "robust",
+    "selection",
+    "stats",
+    "transforms",
+]
