@@ -3,4 +3,10 @@
 Each public name is re-exported from a private module and listed in ``__all__``.
 """
 
-__all__: list[str] = []
+from bvjax.envs._key_door import KeyDoorState, key_door_reset, key_door_step
+
+__all__ = [
+    "KeyDoorState",
+    "key_door_reset",
+    "key_door_step",
+]
