@@ -6,8 +6,9 @@ r"""Benchmark of group-relative advantages: bvjax (XLA, Pallas) vs verl- and rec
 GRPO rows: ``N`` samples in groups of ``--group_size`` given by an id per sample
 (shuffled, as a rollout buffer holds them). Columns:
 
-- ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` under jit (sort-based path);
-- ``xla ids``: the same with ``num_groups=N // group_size`` (ids promised dense: no sort);
+- ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` under jit (arbitrary ids: a
+  hash table gives each group a canonical id, no sort);
+- ``xla ids``: the same with ``num_groups=N // group_size`` (ids promised dense: no hashing);
 - ``pallas``: the same with ``implementation="pallas"``, timed only on an accelerator
   (interpret mode on CPU is a correctness path, not a speed path);
 - ``loop``: a per-group Python loop in NumPy shaped like verl's
@@ -40,7 +41,8 @@ _SIZES = flags.DEFINE_list("sizes", ["4096", "65536", "1048576"], "GRPO sample c
 _GROUP = flags.DEFINE_integer("group_size", 16, "Samples per GRPO group.")
 _HGPO = flags.DEFINE_list("hgpo_shapes", ["16x8x50", "64x16x100"], "HGPO tasks x trajectories x steps.")
 _HISTORY = flags.DEFINE_integer("history_length", 4, "HGPO levels K.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats (median reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats of the jitted paths (median reported).")
+_LOOP_REPEATS = flags.DEFINE_integer("loop_repeats", 3, "Timed repeats of the Python loops (median reported).")
 
 
 def grpo_loop(scores: np.ndarray, index: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -84,6 +86,16 @@ def hgpo_loop(states, returns, tasks, history, alpha=1.0, offset=1, eps=1e-6):
     return out
 
 
+def loop_time(fn, *args) -> float:
+    """Median wall time of ``--loop_repeats`` calls of a Python loop."""
+    times = []
+    for _ in range(_LOOP_REPEATS.value):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def copy_bandwidth() -> float:
     x = jnp.ones((1 << 24,), jnp.float32)
     f = jax.jit(lambda v: v * 2.0 + 1.0)
@@ -95,7 +107,7 @@ def main(argv):
     on_accelerator = jax.default_backend() != "cpu"
     bandwidth = copy_bandwidth()
     print(f"backend {jax.default_backend()}; jitted elementwise pass: {bandwidth:.1f} GB/s; "
-          f"median of {_REPEATS.value} runs (loops: 1 run), compilation excluded.")
+          f"median of {_REPEATS.value} runs (loops: {_LOOP_REPEATS.value}), compilation excluded.")
     print(f"\nGRPO, groups of {_GROUP.value}, shuffled ids")
     header = (f"{'N':>8} | {'xla s':>9} | {'xla ids s':>9} | {'pallas s':>9} | {'loop s':>8} | "
               f"{'loop/xla':>9} | {'loop/ids':>9} | {'ids GB/s':>8} | {'of copy':>7} | max |xla-loop|")
@@ -111,9 +123,8 @@ def main(argv):
         t_ids = median_time(lambda r=r, g=g, k=groups: grpo(r, g, implementation="xla", num_groups=k), _REPEATS.value)
         t_pallas = (f"{median_time(lambda r=r, g=g: grpo(r, g, implementation='pallas'), _REPEATS.value):>9.5f}"
                     if on_accelerator else f"{'n/a cpu':>9}")
-        start = time.perf_counter()
         want = grpo_loop(scores.astype(np.float64), ids)
-        t_loop = time.perf_counter() - start
+        t_loop = loop_time(grpo_loop, scores.astype(np.float64), ids)
         err = max(float(np.max(np.abs(np.asarray(grpo(r, g, implementation="xla", **kw)) - want)))
                   for kw in ({}, {"num_groups": groups}))
         gbs = 3 * 4 * n / t_ids / 1e9
@@ -139,9 +150,8 @@ def main(argv):
 
         t_xla = median_time(lambda: run("xla"), _REPEATS.value)
         t_pallas = f"{median_time(lambda: run('pallas'), _REPEATS.value):>9.5f}" if on_accelerator else f"{'n/a cpu':>9}"
-        start = time.perf_counter()
         want = hgpo_loop(states, returns.astype(np.float64), tasks, _HISTORY.value)
-        t_loop = time.perf_counter() - start
+        t_loop = loop_time(hgpo_loop, states, returns.astype(np.float64), tasks, _HISTORY.value)
         err = float(np.max(np.abs(np.asarray(run("xla")) - want)))
         print(f"{shape:>10} | {b * steps:>7} | {t_xla:>9.5f} | {t_pallas} | {t_loop:>8.3f} | "
               f"{t_loop / t_xla:>9.0f} | {err:.1e}")

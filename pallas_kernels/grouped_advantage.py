@@ -21,8 +21,9 @@ Two kernels share this file, each with a plain-jnp reference that the XLA path u
   so an all-equal cluster centres to exactly 0), pass two the sum of squared deviations
   from the row's mean. Cost is ``O(L * M^2)`` multiply-adds with ``O(M)`` memory: a
   group split across row blocks or column chunks is handled like any other.
-  The reference, `level_stats_reference`, is an independent formulation: it sorts the
-  rows by ``(group, k_0 .. k_l)`` per level and uses segment sums.
+  The reference, `level_stats_reference`, is an independent formulation: level by
+  level, it gives each row's pair (level-``l-1`` cluster, ``k_l``) a canonical id with a
+  hash table (no sort, no pairwise comparisons) and uses segment sums, ``O(L M)``.
 
 Both return per-row ``(count, centred, m2)``: the number of members, the row's value
 minus its group mean, and the group's centred sum of squares. The elementwise
@@ -34,7 +35,7 @@ Advantages are constants of the policy gradient (verl computes them under
 
 `level_stats` keeps the whole column inputs (group, depth, value, keys) resident in
 VMEM / as one block, so it targets batches up to a few tens of thousands of rows (RL
-batches); beyond that use the sort-based reference (``implementation="xla"``).
+batches); beyond that use the hashed reference (``implementation="xla"``).
 
 On GPU the kernels are lowered with Triton (the Mosaic GPU default wants blocks of at
 least 128 elements per warpgroup, which these row statistics do not have); on TPU with
@@ -300,20 +301,83 @@ def level_stats(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax
     return count[:m, :num_levels], centred[:m, :num_levels], m2[:m, :num_levels]
 
 
-def _segment_ids(columns: list[jax.Array]) -> jax.Array:
-    """Dense ids in [0, M) for the distinct tuples of int ``columns`` (each [M])."""
+_GOLDEN = np.uint32(0x9E3779B1)
+
+
+def _mix(h: jax.Array) -> jax.Array:
+    """A 32-bit avalanche (murmur3's finaliser) on uint32."""
+    h = h ^ (h >> 16)
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> 16)
+
+
+def _hashes(columns: list[jax.Array]) -> tuple[jax.Array, jax.Array]:
+    """Two independent 32-bit hashes of the int tuples in ``columns``."""
+    h1 = jnp.full(columns[0].shape, 0x243F6A88, jnp.uint32)
+    h2 = jnp.full(columns[0].shape, 0x13198A2E, jnp.uint32)
+    for c in columns:
+        c = c.astype(jnp.int32).astype(jnp.uint32)
+        h1 = _mix(h1 ^ c) * _GOLDEN
+        h2 = _mix((h2 + c) * np.uint32(0x85EBCA77))
+    return _mix(h1), h2 | np.uint32(1)
+
+
+def _int32_columns(columns: list[jax.Array]) -> list[jax.Array]:
+    """Int columns as int32 columns with the same tuple equalities (64-bit ids split in two)."""
+    out = []
+    for c in columns:
+        if jnp.dtype(c.dtype).itemsize > 4:
+            out += [(c & 0xFFFFFFFF).astype(jnp.uint32).astype(jnp.int32), (c >> 32).astype(jnp.int32)]
+        else:
+            out.append(c.astype(jnp.int32))
+    return out
+
+
+def _segment_ids(columns: list[jax.Array], valid: jax.Array | None = None, *,
+                 table_size: int | None = None) -> jax.Array:
+    """Canonical ids of the distinct tuples of int ``columns`` (each [M]), without a sort.
+
+    Row ``i`` gets ``min {j valid : columns[:, j] == columns[:, i]}``, the first row of
+    its class, so the ids are in ``[0, M)`` and equal exactly when the tuples are equal
+    (rows that are not ``valid`` get ``M``). A hash table with open rehashing: each
+    round, every unresolved row scatters its index (``min``) into the slot of its hash;
+    the winner of a slot is the first unresolved row hashed there, and every row whose
+    tuple equals the winner's (checked on the columns, so collisions are never merged)
+    takes the winner's index. All rows of a class share a slot, so a class resolves
+    entirely in one round, to its first row; at least one class resolves per round, so
+    the loop ends, in a few rounds for a table twice the size of the input (the slot
+    of round ``r`` is ``h1 + r * h2``, double hashing). This replaces a lexsort, which on
+    CPU costs most of a segment reduction. ``table_size`` (a power of two) is for tests
+    that force collisions.
+    """
     m = columns[0].shape[0]
-    order = jnp.lexsort(tuple(reversed(columns)))  # first column is the primary key
-    sorted_cols = [c[order] for c in columns]
-    new = jnp.zeros((m,), bool).at[0].set(True)
-    for c in sorted_cols:
-        new = new.at[1:].set(new[1:] | (c[1:] != c[:-1]))
-    seg_sorted = jnp.cumsum(new.astype(jnp.int32)) - 1
-    return jnp.zeros((m,), jnp.int32).at[order].set(seg_sorted)
+    if m == 0:
+        return jnp.zeros((0,), jnp.int32)
+    table = table_size or _common.next_pow2(2 * m)
+    rows = jnp.arange(m, dtype=jnp.int32)
+    cols = jnp.stack(_int32_columns(columns))
+    h1, h2 = _hashes(list(cols))
+    todo = jnp.ones((m,), bool) if valid is None else valid.astype(bool)
+
+    def cond(carry):
+        _, todo, _ = carry
+        return jnp.any(todo)
+
+    def body(carry):
+        ids, todo, r = carry
+        slot = ((h1 + r.astype(jnp.uint32) * h2) & np.uint32(table - 1)).astype(jnp.int32)
+        winner = jnp.full((table,), m, jnp.int32).at[slot].min(jnp.where(todo, rows, m))[slot]
+        same = todo & jnp.all(jnp.take(cols, jnp.minimum(winner, m - 1), axis=1) == cols, axis=0)
+        return jnp.where(same, winner, ids), todo & ~same, r + 1
+
+    ids, _, _ = jax.lax.while_loop(cond, body, (jnp.full((m,), m, jnp.int32), todo, jnp.int32(0)))
+    return ids
 
 
 def int32_ids(ids: jax.Array) -> jax.Array:
-    """Ids as int32 with the same equalities: a cast up to 32 bits, dense ranks for 64-bit ids."""
+    """Ids as int32 with the same equalities: a cast up to 32 bits, canonical ids for 64-bit ids."""
     if jnp.dtype(ids.dtype).itemsize <= 4:
         return ids.astype(jnp.int32)
     return _segment_ids([ids.reshape(-1)]).reshape(ids.shape)
@@ -323,9 +387,10 @@ def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array],
                   num_segments: int | None = None):
     """Shifted two-pass statistics of the groups given by equal tuples of ``columns``.
 
-    With ``num_segments``, the single column already holds dense ids in
-    ``[0, num_segments)`` and is used as the segment index directly: no sort, which on
-    CPU is most of the cost. Rows whose id is out of range count as not valid.
+    Without ``num_segments`` the tuples get canonical ids from `_segment_ids` (a hash
+    table). With ``num_segments``, the single column already holds dense ids in
+    ``[0, num_segments)`` and is used as the segment index directly: no hashing. Rows
+    whose id is out of range count as not valid.
 
     Returns ``(count, centred, m2)``, each [M] float32, 0 where not ``valid``.
     """
@@ -333,8 +398,8 @@ def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array],
     v = values.astype(jnp.float32)
     ok = valid.astype(bool)
     if num_segments is None:
-        # Invalid rows get their own segment tag so they never join a valid one.
-        seg = _segment_ids([ok.astype(jnp.int32)] + list(columns))
+        seg = _segment_ids(list(columns), ok)  # invalid rows: id M, a bucket of their own
+        m = m + 1
     else:
         (ids,) = columns
         ok = ok & (ids >= 0) & (ids < num_segments)
@@ -351,10 +416,19 @@ def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array],
 
 
 def level_stats_reference(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax.Array):
-    """Plain-jnp `level_stats` (the XLA path): sort-based segments per level, ``O(L M log M)``."""
+    """Plain-jnp `level_stats` (the XLA path): hashed nested segments, ``O(L M)``.
+
+    Level ``l`` clusters are the classes of the pair (level-``l-1`` cluster, ``k_l``)
+    among rows with ``depth >= l`` (level ``-1``: ``group``), so each level hashes two
+    int columns: `_segment_ids` gives them canonical ids (no sort, no pairwise
+    comparisons) and a shifted two-pass segment reduction gives the statistics.
+    """
     _check_level_inputs(values, group, keys, depth)
+    num_levels, m = keys.shape
+    parent = group.astype(jnp.int32)
     outs = []
-    for level in range(keys.shape[0]):
+    for level in range(num_levels):
         ok = depth >= level
-        outs.append(segment_stats(values, ok, [group] + [keys[i] for i in range(level + 1)]))
+        parent = _segment_ids([parent, keys[level]], ok)
+        outs.append(segment_stats(values, ok, [parent], num_segments=m))
     return tuple(jnp.stack([o[i] for o in outs], axis=1) for i in range(3))

@@ -24,11 +24,13 @@ def history_keys(state_ids, step_mask, num_levels):
     Masked steps are skipped: the history of a step is the previous *valid* steps of
     its row, in order, as in verl-agent where only real steps are rows.
     """
-    t = state_ids.shape[1]
+    b, t = state_ids.shape
     mask = step_mask.astype(bool)
     pos = jnp.cumsum(mask, axis=1) - 1  # index among the row's valid steps
-    order = jnp.argsort(~mask, axis=1, stable=True)  # valid positions first, in order
-    compact = jnp.take_along_axis(_kernel.int32_ids(state_ids), order, axis=1)
+    # Valid steps packed to the front of their row, in order (a scatter, not a sort).
+    rows = jnp.broadcast_to(jnp.arange(b)[:, None], (b, t))
+    compact = jnp.zeros((b, t), jnp.int32).at[rows, jnp.where(mask, pos, t)].set(
+        _kernel.int32_ids(state_ids), mode="drop")
     keys = [jnp.take_along_axis(compact, jnp.clip(pos - level, 0, t - 1), axis=1).reshape(-1)
             for level in range(num_levels)]
     depth = jnp.where(mask, pos, -1).reshape(-1).astype(jnp.int32)
