@@ -17,6 +17,16 @@ from bvjax.selection._kriging import (
     max_variance_utility,
     upper_confidence_bound,
 )
+from bvjax.selection._regression import (
+    LassoCV,
+    LassoFit,
+    VifScreen,
+    lasso_lambda_path,
+    multinomial_lasso_cv,
+    multinomial_lasso_fit,
+    variance_inflation_factor,
+    vif_screen,
+)
 
 __all__: list[str] = []
 
@@ -33,4 +43,15 @@ __all__ += [  # Kriging active learning (Tian et al. 2021)
     "kriging_active_learning",
     "max_variance_utility",
     "upper_confidence_bound",
+]
+
+__all__ += [  # VIF screen and multinomial lasso (Liao et al. 2025)
+    "LassoCV",
+    "LassoFit",
+    "VifScreen",
+    "lasso_lambda_path",
+    "multinomial_lasso_cv",
+    "multinomial_lasso_fit",
+    "variance_inflation_factor",
+    "vif_screen",
 ]
