@@ -1,0 +1,86 @@
+"""Contract-test cases for bvjax.robust, bvjax.multimodal and bvjax.continual (see tests/api_cases.py)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from tests.api_cases import Case
+
+B, D, V = 4, 6, 3
+
+
+def _x(b=B):
+    return jnp.linspace(0.1, 0.9, b * D).reshape(b, D)
+
+
+def _y(b=B):
+    return jnp.arange(b, dtype=jnp.int32) % V
+
+
+_W = jnp.cos(jnp.arange(D * V, dtype=jnp.float32)).reshape(D, V)
+
+
+def _xent(x, y):
+    logits = x @ _W
+    return jax.nn.logsumexp(logits, -1) - jnp.take_along_axis(logits, y[:, None], -1)[:, 0]
+
+
+def _logits(b=B, shift=0.0):
+    return jnp.sin(jnp.arange(b * V, dtype=jnp.float32) + shift).reshape(b, V)
+
+
+_ATTACK_STATIC = ("loss_fn", "steps", "random_start", "clip_min", "clip_max")
+
+
+def _attack_case(eps):
+    return Case(
+        good=lambda: ((_xent, _x(), _y(), jax.random.key(0)), {"eps": eps, "steps": 3}),
+        bad=lambda: ((_xent, _x(), _y(B + 1), jax.random.key(0)), {"eps": eps, "steps": 3}),
+        bad_arg="y",
+        static=_ATTACK_STATIC,
+    )
+
+
+CASES = {
+    "bvjax.robust.project_l1_ball": Case(
+        good=lambda: ((_x() - 0.5,), {"radius": 0.5, "lower": -_x(), "upper": 1.0 - _x()}),
+        bad=lambda: ((_x() - 0.5,), {"radius": 0.5, "upper": jnp.ones((B, D + 1))}),
+        bad_arg="upper",
+    ),
+    "bvjax.robust.pgd_linf": _attack_case(0.1),
+    "bvjax.robust.pgd_l2": _attack_case(0.5),
+    "bvjax.robust.pgd_l1": Case(
+        good=lambda: ((_xent, _x(), _y(), jax.random.key(0)), {"eps": 1.0, "steps": 3, "sparsity": 0.2}),
+        bad=lambda: ((_xent, _x(), _y(B + 1), jax.random.key(0)), {"eps": 1.0, "steps": 3}),
+        bad_arg="y",
+        static=(*_ATTACK_STATIC, "sparsity"),
+    ),
+    "bvjax.robust.logit_pairing_loss": Case(
+        good=lambda: ((_logits(), _logits(shift=1.0), _y()), {"kind": "kl"}),
+        bad=lambda: ((_logits(), _logits(B + 1), _y()), {}),
+        bad_arg="logits_tgt",
+        static=("kind",),
+    ),
+    "bvjax.robust.ramp_loss": Case(
+        good=lambda: ((_logits(shift=2.0), _y(), _logits(), _logits(shift=1.0)), {"lam": 1.5}),
+        bad=lambda: ((_logits(shift=2.0), _y(B + 1), _logits(), _logits(shift=1.0)), {"lam": 1.5}),
+        bad_arg="labels",
+        static=("kind",),
+    ),
+    "bvjax.robust.select_max_adv": Case(
+        good=lambda: ((_x(), 1.0 - _x(), jnp.arange(B, dtype=jnp.float32), jnp.ones(B)), {}),
+        bad=lambda: ((_x(), 1.0 - _x(), jnp.arange(B, dtype=jnp.float32), jnp.ones(B + 1)), {}),
+        bad_arg="loss_b",
+    ),
+    "bvjax.robust.gp_merge": Case(
+        good=lambda: (({"w": jnp.zeros(3)}, {"w": jnp.ones(3)}, {"w": jnp.arange(3.0)}), {"beta": 0.5}),
+        bad=lambda: (({"w": jnp.zeros(3)}, {"w": jnp.ones(3)}, {"w": jnp.arange(4.0)}), {"beta": 0.5}),
+        bad_arg="theta_nt",
+    ),
+    "bvjax.robust.union_accuracy": Case(
+        good=lambda: ((jnp.array([[True, False, True], [True, True, False]]),), {}),
+        bad=lambda: ((jnp.array([True, False]),), {}),
+        bad_arg="correct",
+    ),
+}
