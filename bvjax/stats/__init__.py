@@ -1,6 +1,32 @@
 """bvjax.stats: model evaluation — p-values, classifier-comparison tests, bootstrap and
 cross-validation, as pure jit-able functions, with mlxtend-style estimator wrappers."""
 
+from bvjax.stats._agreement import (
+    AgreementBounds,
+    binomos_sample,
+    binovotes_avg_vote_var,
+    binovotes_quality_bounds,
+    binovotes_sample,
+    binovotes_variance,
+    effective_votes,
+    mos_bounds,
+    mos_bounds_from_votes,
+)
+from bvjax.stats._benchmark_variance import (
+    IRT2PLFit,
+    KendallTau,
+    SeedStats,
+    bootstrap_score_ci,
+    fit_irt2pl,
+    irt2pl_logits,
+    item_difficulty,
+    item_discrimination,
+    kendall_tau,
+    monotonicity,
+    normal_score_ci,
+    seed_stats,
+    signal_to_noise,
+)
 from bvjax.stats._bootstrap import (
     BootstrapCI,
     bootstrap_ci,
@@ -12,6 +38,7 @@ from bvjax.stats._bootstrap import (
 )
 from bvjax.stats._cv import kfold_masks, nested_kfold_masks, stratified_kfold_masks
 from bvjax.stats._distributions import binom_cdf, chi2_sf, f_sf, t_sf
+from bvjax.stats._runtime import RuntimeFit, accelerator_cost, fit_runtime_model, idealized_runtime
 from bvjax.stats._sharpe import TopkMetrics, behavior_policy_baseline, sharpe_ratio_at_k
 from bvjax.stats._significance import (
     TestResult,
@@ -33,34 +60,60 @@ from bvjax.stats._sklearn import (
 )
 
 __all__ = [
+    "AgreementBounds",
     "BootstrapCI",
+    "IRT2PLFit",
+    "KendallTau",
+    "RuntimeFit",
+    "SeedStats",
     "TestResult",
     "TopkMetrics",
+    "accelerator_cost",
     "behavior_policy_baseline",
     "binom_cdf",
+    "binomos_sample",
+    "binovotes_avg_vote_var",
+    "binovotes_quality_bounds",
+    "binovotes_sample",
+    "binovotes_variance",
     "bootstrap_ci",
     "bootstrap_indices",
     "bootstrap_point632_score",
+    "bootstrap_score_ci",
     "chi2_sf",
     "cochrans_q",
     "combined_ftest_5x2cv",
+    "effective_votes",
     "f_sf",
+    "fit_irt2pl",
+    "fit_runtime_model",
     "ftest",
     "ftest_5x2cv",
+    "idealized_runtime",
+    "irt2pl_logits",
+    "item_difficulty",
+    "item_discrimination",
+    "kendall_tau",
     "kfold_masks",
     "mcnemar",
     "mcnemar_table",
     "mcnemar_tables",
+    "monotonicity",
+    "mos_bounds",
+    "mos_bounds_from_votes",
     "nested_kfold_masks",
     "no_information_error",
     "normal_approx_ci",
+    "normal_score_ci",
     "out_of_bag_mask",
     "paired_ttest",
     "paired_ttest_5x2cv",
     "paired_ttest_kfold_cv",
     "paired_ttest_resampled",
     "point632_combine",
+    "seed_stats",
     "sharpe_ratio_at_k",
+    "signal_to_noise",
     "stratified_kfold_masks",
     "t_sf",
     "ttest_5x2cv",
