@@ -18,6 +18,14 @@ from bvjax.data._lla_regression import piecewise_linear_stream
 from bvjax.data._mnar import MNARFeedback, sample_mnar_feedback, synthetic_mnar_factors
 from bvjax.data._preference_bandit import PreferenceBandit, tajwar_bandit
 from bvjax.data._safety_pairs import SafetyPairs, safety_pairs
+from bvjax.data._simplicity import (
+    SimplicityData,
+    linear_coordinate,
+    lms_data,
+    ms57_data,
+    randomize_coordinates,
+    slab_coordinate,
+)
 
 __all__ = [
     "AggregateRegression",
@@ -39,4 +47,12 @@ __all__ = [
     "sample_mnar_feedback",
     "synthetic_mnar_factors",
     "tajwar_bandit",
+]
+__all__ += [  # simplicity-bias datasets (Shah et al. 2020)
+    "SimplicityData",
+    "linear_coordinate",
+    "lms_data",
+    "ms57_data",
+    "randomize_coordinates",
+    "slab_coordinate",
 ]
