@@ -55,6 +55,7 @@ from jax.experimental import pallas as pl
 from pallas_kernels import _common
 
 __all__ = [
+    "MAX_PAIRWISE_ROWS",
     "BlockSizes",
     "dense_group_stats",
     "dense_group_stats_kernel",
@@ -65,6 +66,19 @@ __all__ = [
     "level_stats_reference",
     "segment_stats",
 ]
+
+
+# `level_stats` does O(L M^2) work; above this many rows the O(L M) hashed reference is
+# cheaper on any backend, so ``implementation=None`` picks the XLA path there.
+MAX_PAIRWISE_ROWS = 32768
+
+
+def pick_level_implementation(implementation: str | None, rows: int) -> str:
+    """`_common.resolve_implementation`, except that None picks XLA above `MAX_PAIRWISE_ROWS`."""
+    impl = _common.resolve_implementation(implementation)
+    if implementation is None and rows > MAX_PAIRWISE_ROWS:
+        return "xla"
+    return impl
 
 
 @dataclasses.dataclass(frozen=True)

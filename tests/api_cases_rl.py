@@ -34,6 +34,11 @@ CASES = {
         bad=lambda: ((jnp.zeros(4),), {}),
         bad_arg="rewards",
     ),
+    "bvjax.rl.overlong_filter": Case(
+        good=lambda: ((jnp.ones((2, 3), bool), jnp.array([True, False])), {}),
+        bad=lambda: ((jnp.ones((2, 3), bool), jnp.array([True, False, True])), {}),
+        bad_arg="truncated",
+    ),
     "bvjax.rl.overlong_penalty": Case(
         good=lambda: ((jnp.array([10, 90, 120]),), {"max_length": 100, "cache_length": 20}),
         bad=lambda: ((jnp.array([10, 90, 120]),), {"max_length": 10, "cache_length": 20}),

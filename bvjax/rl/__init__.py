@@ -10,7 +10,7 @@ from bvjax.rl._baselines import (
     v05_advantages,
     v05_baseline,
 )
-from bvjax.rl._filters import dapo_group_filter, overlong_penalty
+from bvjax.rl._filters import dapo_group_filter, overlong_filter, overlong_penalty
 from bvjax.rl._hierarchical import gigpo_advantages, hgpo_advantages
 from bvjax.rl._kl import kl_penalty
 from bvjax.rl._policy_loss import (
@@ -57,6 +57,7 @@ __all__ = [
     "off_policy_loss",
     "optimal_baseline_advantages",
     "osla_continue",
+    "overlong_filter",
     "overlong_penalty",
     "ppo_clip_loss",
     "reinforce_loss",

@@ -47,7 +47,10 @@ def scale_exponent(values, valid):
 
 def group_stats(rewards, group_ids, valid, implementation, num_groups=None):
     """Per-entry ``(count, centred, m2)`` of each entry's group, float32, same shape as rewards."""
-    impl = _common.resolve_implementation(implementation)
+    if group_ids is None:
+        impl = _common.resolve_implementation(implementation)
+    else:
+        impl = _kernel.pick_level_implementation(implementation, rewards.shape[0])
     if group_ids is not None and num_groups is not None:
         return _kernel.segment_stats(rewards, valid, [group_ids], num_groups)
     if group_ids is None:
@@ -129,7 +132,9 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
         std_ddof: 1 (unbiased, verl) or 0 (population).
         eps: :math:`\varepsilon \ge 0`, added to the std (not the variance).
         singleton: ``"raw"`` (verl) or ``"zero"``.
-        implementation: ``"pallas"``, ``"xla"`` or None (Pallas on TPU/GPU, else XLA).
+        implementation: ``"pallas"``, ``"xla"`` or None (Pallas on TPU/GPU, else XLA;
+            for ragged groups, XLA above 32768 entries, where the kernel's pairwise
+            ``O(N^2)`` work loses to the hashed ``O(N)`` path).
             The XLA path sorts ragged groups (``O(N log N)``); the Pallas path compares
             rows pairwise (``O(N^2)`` work, ``O(N)`` memory, no sort or scatter), which
             suits RL batches of up to tens of thousands of rows.

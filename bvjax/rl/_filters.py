@@ -111,3 +111,39 @@ def overlong_penalty(lengths: jax.Array, *, max_length: int, cache_length: int,
     _checks.in_range("penalty_factor", penalty_factor, low=0.0)
     exceed = lengths.astype(jnp.float32) - float(max_length - cache_length)
     return 0.0 - penalty_factor * jnp.clip(exceed / float(cache_length), 0.0, 1.0)
+
+
+def overlong_filter(mask: jax.Array, truncated: jax.Array) -> jax.Array:
+    r"""DAPO's overlong filtering: drop the tokens of truncated responses from the loss.
+
+    .. math::  m'_{i,t} = m_{i,t} \wedge \neg\,\text{truncated}_i
+
+    A response cut at the generation limit gets a reward for an answer it never gave;
+    DAPO masks such samples out of the policy loss instead of training on that noisy
+    reward (the paper's "overlong filtering", applied before the soft punishment of
+    `overlong_penalty` in its ablation). Pass the result as the ``mask`` of
+    `aggregate_loss`; with ``mode="token-mean"`` the filtered tokens leave the
+    denominator too. A batch where every response is truncated gives an all-False mask,
+    which `aggregate_loss` turns into a zero loss.
+
+    Args:
+        mask: [B, T] bool, the response-token mask.
+        truncated: [B] bool, True where the response hit the length limit without an
+            end-of-sequence token.
+
+    Returns:
+        [B, T] bool, the filtered mask.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.rl import overlong_filter
+        >>> overlong_filter(jnp.ones((2, 3), bool), jnp.array([False, True])).astype(int)
+        Array([[1, 1, 1],
+               [0, 0, 0]], dtype=int32)
+
+    References:
+        Yu et al, DAPO: An Open-Source LLM Reinforcement Learning System at Scale, 2025
+        (arXiv 2503.14476), section 3.4 (overlong filtering; Table "+ Overlong Filtering").
+    """
+    _checks.dims(mask=(mask, "[B, T]", "bool"), truncated=(truncated, "[B]", "bool"))
+    return mask & ~truncated[:, None]

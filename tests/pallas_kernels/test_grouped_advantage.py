@@ -178,3 +178,10 @@ def test_segment_ids_extreme_and_64bit_ids():
     with jax.enable_x64(True):
         big = jnp.asarray(np.array([1, 1 + (1 << 32), 1, -(1 << 40), -(1 << 40)], np.int64))
         np.testing.assert_array_equal(np.asarray(ga.int32_ids(big)), [0, 1, 0, 3, 3])
+
+
+def test_default_implementation_avoids_quadratic_kernel_on_large_inputs(monkeypatch):
+    monkeypatch.setattr(ga._common, "resolve_implementation", lambda impl: impl or "pallas")  # as on a GPU
+    assert ga.pick_level_implementation(None, ga.MAX_PAIRWISE_ROWS) == "pallas"
+    assert ga.pick_level_implementation(None, ga.MAX_PAIRWISE_ROWS + 1) == "xla"
+    assert ga.pick_level_implementation("pallas", 10 * ga.MAX_PAIRWISE_ROWS) == "pallas"  # explicit wins

@@ -1,4 +1,4 @@
-"""bvjax.rl dapo_group_filter / overlong_penalty against NumPy loops."""
+"""bvjax.rl dapo_group_filter / overlong_filter / overlong_penalty against NumPy loops."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bvjax.rl import dapo_group_filter, overlong_penalty
+from bvjax.rl import aggregate_loss, dapo_group_filter, overlong_filter, overlong_penalty
 
 filter_jit = jax.jit(dapo_group_filter)
 penalty_jit = jax.jit(overlong_penalty, static_argnames=("max_length", "cache_length", "penalty_factor"))
@@ -67,3 +67,22 @@ def test_overlong_penalty_contract():
         overlong_penalty(jnp.array([1]), max_length=10, cache_length=20)
     with pytest.raises(TypeError, match="lengths"):
         overlong_penalty(jnp.array([True]), max_length=10, cache_length=2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_overlong_filter_drops_truncated_rows_from_token_mean(jit):
+    rng = np.random.default_rng(0)
+    mask = rng.random((5, 7)) < 0.7
+    truncated = np.array([False, True, False, True, False])
+    loss = rng.normal(size=(5, 7))
+    fn = jax.jit(overlong_filter) if jit else overlong_filter
+    got = np.asarray(fn(jnp.asarray(mask), jnp.asarray(truncated)))
+    want = np.array([[mask[i, t] and not truncated[i] for t in range(7)] for i in range(5)])
+    np.testing.assert_array_equal(got, want)
+    # token-mean over the kept rows only: truncated tokens leave the denominator too.
+    kept = [loss[i, t] for i in range(5) for t in range(7) if want[i, t]]
+    agg = aggregate_loss(jnp.asarray(loss, jnp.float32), jnp.asarray(got), mode="token-mean")
+    np.testing.assert_allclose(float(agg), np.mean(kept), rtol=1e-5)
+    everything = np.asarray(fn(jnp.asarray(mask), jnp.ones(5, bool)))
+    assert not everything.any()
+    assert float(aggregate_loss(jnp.asarray(loss, jnp.float32), jnp.asarray(everything), mode="token-mean")) == 0.0
