@@ -42,6 +42,10 @@ def _attack_case(eps):
     )
 
 
+def _feats(b=B, d=D, shift=0.0):
+    return jnp.cos(jnp.arange(b * d, dtype=jnp.float32) * 0.7 + shift).reshape(b, d)
+
+
 CASES = {
     "bvjax.robust.project_l1_ball": Case(
         good=lambda: ((_x() - 0.5,), {"radius": 0.5, "lower": -_x(), "upper": 1.0 - _x()}),
@@ -82,5 +86,48 @@ CASES = {
         good=lambda: ((jnp.array([[True, False, True], [True, True, False]]),), {}),
         bad=lambda: ((jnp.array([True, False]),), {}),
         bad_arg="correct",
+    ),
+    "bvjax.multimodal.shared_head_logits": Case(
+        good=lambda: ((_feats(d=2), _feats(d=3), _feats(b=5, d=V), jnp.zeros(V)), {}),
+        bad=lambda: ((_feats(d=2), _feats(d=3), _feats(b=6, d=V), jnp.zeros(V)), {}),
+        bad_arg="kernel",
+    ),
+    "bvjax.multimodal.prediction_entropy": Case(
+        good=lambda: ((_logits(),), {}),
+        bad=lambda: ((jnp.zeros(V),), {}),
+        bad_arg="logits",
+    ),
+    "bvjax.multimodal.arl_coefficients": Case(
+        good=lambda: ((_logits(), _logits(shift=1.0)), {"temperature": 4.0, "mode": "paper"}),
+        bad=lambda: ((_logits(), _logits(B + 1)), {}),
+        bad_arg="logits_v",
+        static=("mode",),
+    ),
+    "bvjax.multimodal.arl_gradient_scale": Case(
+        good=lambda: ((_feats(), jnp.array(0.3)), {}),
+        bad=lambda: ((_feats(), jnp.ones(2)), {}),
+        bad_arg="coefficient",
+    ),
+    "bvjax.multimodal.arl_loss": Case(
+        good=lambda: ((_logits(), _logits(shift=1.0), _logits(shift=2.0), _y()), {"gamma": 4.0}),
+        bad=lambda: ((_logits(), _logits(shift=1.0), _logits(B + 1), _y()), {}),
+        bad_arg="logits_v",
+    ),
+    "bvjax.multimodal.mix_prompts": Case(
+        good=lambda: ((_feats(), _feats(shift=1.0)), {"omega": 0.5}),
+        bad=lambda: ((_feats(), _feats(d=D + 1)), {"omega": 0.5}),
+        bad_arg="parallel",
+    ),
+    "bvjax.multimodal.hard_negative_classes": Case(
+        good=lambda: ((_feats(b=2), _feats(b=8, shift=0.3), jnp.array([0, 5]), jax.random.key(0)),
+                      {"k": 4, "min_negatives": 2}),
+        bad=lambda: ((_feats(b=2), _feats(b=8, shift=0.3), jnp.array([0, 5, 1]), jax.random.key(0)), {"k": 4}),
+        bad_arg="labels",
+        static=("k", "min_negatives"),
+    ),
+    "bvjax.multimodal.dual_prompt_contrastive_loss": Case(
+        good=lambda: ((_feats(), _feats(shift=1.0)), {"logit_scale": 100.0, "mask": jnp.array([1, 1, 0, 1], bool)}),
+        bad=lambda: ((_feats(), _feats(b=B + 1)), {}),
+        bad_arg="text_features",
     ),
 }
