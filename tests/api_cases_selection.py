@@ -43,7 +43,7 @@ CASES = {
         static=("kernel",),
     ),
     "bvjax.selection.gp_posterior": Case(
-        good=lambda: ((_x(), _y(), _x(M)), {"mean": "ordinary", "full_cov": True, "noise": 0.01}),
+        good=lambda: ((_x(), _y(), _x(M)), {"mean": "ordinary", "full_cov": True, "noise": 0.1, "lengthscale": 0.3}),
         bad=lambda: ((_x(), _y(N + 1), _x(M)), {}),
         bad_arg="y_train",
         static=("kernel", "mean", "full_cov"),
