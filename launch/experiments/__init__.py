@@ -21,6 +21,7 @@ from launch.experiments import (
     reinforce_baselines,
     saito_mnar,
     tajwar_bandit,
+    vrs_pacing,
 )
 
 
@@ -81,6 +82,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "misalignment": _from_module(misalignment),
     "lla_regression": _from_module(lla_regression),
     "aggregate_responses": _from_module(aggregate_responses),
+    "vrs_pacing": _from_module(vrs_pacing),
 }
 
 
