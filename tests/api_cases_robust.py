@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from bvjax.continual import HDRBox
 from tests.api_cases import Case
 
 B, D, V = 4, 6, 3
@@ -129,5 +130,43 @@ CASES = {
         good=lambda: ((_feats(), _feats(shift=1.0)), {"logit_scale": 100.0, "mask": jnp.array([1, 1, 0, 1], bool)}),
         bad=lambda: ((_feats(), _feats(b=B + 1)), {}),
         bad_arg="text_features",
+    ),
+    "bvjax.continual.diag_gaussian_kl": Case(
+        good=lambda: ((_feats(), jnp.ones((B, D)), jnp.zeros(D), jnp.full(D, 2.0)), {}),
+        bad=lambda: ((_feats(), jnp.ones((B, D + 1)), jnp.zeros(D), jnp.full(D, 2.0)), {}),
+        bad_arg="sigma_q",
+    ),
+    "bvjax.continual.fgcs_distance": Case(
+        good=lambda: ((_feats(), jnp.ones((B, D)), _feats(shift=1.0), jnp.full((B, D), 2.0)), {}),
+        bad=lambda: ((_feats(), jnp.ones((B, D)), _feats(d=D + 1), jnp.full((B, D), 2.0)), {}),
+        bad_arg="mean2",
+    ),
+    "bvjax.continual.preference_weights": Case(
+        good=lambda: ((jnp.array([0.3, 0.7]), jnp.array([0, 0, 1])), {"num_tasks": 2}),
+        bad=lambda: ((jnp.array([0.3, 0.7, 0.0]), jnp.array([0, 0, 1])), {"num_tasks": 2}),
+        bad_arg="preference",
+        static=("num_tasks",),
+    ),
+    "bvjax.continual.combine_gaussians": Case(
+        good=lambda: ((_feats(), jnp.ones((B, D)), jnp.full(B, 1.0 / B)), {}),
+        bad=lambda: ((_feats(), jnp.ones((B, D)), jnp.full(B + 1, 1.0 / B)), {}),
+        bad_arg="weights",
+    ),
+    "bvjax.continual.gaussian_hdr_box": Case(
+        good=lambda: ((_feats(b=1)[0], jnp.ones(D)), {"alpha": 0.05, "mass": "joint"}),
+        bad=lambda: ((_feats(b=1)[0], jnp.ones(D + 1)), {"alpha": 0.05}),
+        bad_arg="sigma",
+        static=("mass",),
+    ),
+    "bvjax.continual.in_gaussian_hdr": Case(
+        good=lambda: ((_feats(), jnp.zeros(D), jnp.ones(D)), {"alpha": 0.05}),
+        bad=lambda: ((_feats(d=D + 1), jnp.zeros(D), jnp.ones(D)), {"alpha": 0.05}),
+        bad_arg="theta",
+    ),
+    "bvjax.continual.sample_hdr_box": Case(
+        good=lambda: ((HDRBox(jnp.zeros(D), jnp.ones(D)), jax.random.key(0)), {"num_samples": 3, "mode": "diagonal"}),
+        bad=lambda: ((HDRBox(jnp.zeros(D), jnp.ones(D + 1)), jax.random.key(0)), {"num_samples": 3}),
+        bad_arg="upper",
+        static=("num_samples", "mode"),
     ),
 }

@@ -3,4 +3,26 @@
 Each public name is re-exported from a private module and listed in ``__all__``.
 """
 
-__all__: list[str] = []
+from bvjax.continual._ibcl import (
+    DiagGaussian,
+    HDRBox,
+    combine_gaussians,
+    diag_gaussian_kl,
+    fgcs_distance,
+    gaussian_hdr_box,
+    in_gaussian_hdr,
+    preference_weights,
+    sample_hdr_box,
+)
+
+__all__ = [
+    "DiagGaussian",
+    "HDRBox",
+    "combine_gaussians",
+    "diag_gaussian_kl",
+    "fgcs_distance",
+    "gaussian_hdr_box",
+    "in_gaussian_hdr",
+    "preference_weights",
+    "sample_hdr_box",
+]
