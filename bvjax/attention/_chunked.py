@@ -1,10 +1,11 @@
 """Local Linear Attention in plain jnp with memory linear in the sequence length.
 
-Keys are tiled and streamed with `lax.scan`; the per-query systems are solved with
-matrix-free conjugate gradient, so neither the ``N x N`` weights, the ``N x N x D``
-centred keys nor the ``N x D x D`` moment matrices are ever formed. The backward pass is
-a `jax.custom_vjp` that streams the tiles again (the implicit-function gradient with the
-second CG solve of spec/lla.md section 2.6), so training memory is linear too.
+Queries are taken in blocks (`lax.map` / `lax.scan`) that hold their ``block_q x N``
+weights; the per-query systems are solved with matrix-free conjugate gradient over key
+tiles, so neither the ``N x N`` weights, the ``N x N x D`` centred keys nor the
+``N x D x D`` moment matrices are ever formed. The backward pass is a `jax.custom_vjp`
+that recomputes each block (the implicit-function gradient with the second CG solve of
+spec/lla.md section 2.6), so training memory is linear too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _CLIP = 1e30
 class _Config:
     scale: float
     causal: bool
+    block_q: int
     block_k: int
     cg_iters: int
     cg_tol: float
@@ -38,24 +40,27 @@ def _rowsum(x):
     return jnp.sum(x, axis=-1, keepdims=True)
 
 
-def _tiled(x, block):
-    n = x.shape[0]
-    pad = -n % block
-    x = jnp.pad(x, ((0, pad), (0, 0)))
-    return x.reshape(-1, block, x.shape[1])
+def _pad_rows(x, rows, value=0.0):
+    return jnp.pad(x, ((0, rows - x.shape[0]),) + ((0, 0),) * (x.ndim - 1), constant_values=value)
 
 
-def _scores(cfg, q, kc, start, n):
-    s = jnp.clip(cfg.scale * (q @ kc.T), -_CLIP, _CLIP)
-    col = start + jnp.arange(kc.shape[0])[None, :]
+def _weights(cfg, qb, qpos, kp, n):
+    """Row-max-shifted weights ``w [bq, Nk]`` of one query block over every key, and the max."""
+    s = jnp.clip(cfg.scale * (qb @ kp.T), -_CLIP, _CLIP)
+    col = jnp.arange(kp.shape[0])[None, :]
     valid = col < n
     if cfg.causal:
-        valid = valid & (col <= jnp.arange(q.shape[0])[:, None])
-    return s, valid
+        valid = valid & (col <= qpos[:, None])
+    m = jnp.max(jnp.where(valid, s, _NEG), axis=-1, keepdims=True)
+    return jnp.where(valid, jnp.exp(s - m), 0.0), m
 
 
-def _sweep(fn, init, xs):
-    return jax.lax.scan(lambda c, x: (fn(c, *x), None), init, xs)[0]
+def _num_tiles(cfg, block, num_k_tiles):
+    """Key tiles that hold any key a query of ``block`` attends to (all when not causal)."""
+    if not cfg.causal:
+        return num_k_tiles
+    last = (block + 1) * cfg.block_q  # one past the block's last query position
+    return jnp.minimum(num_k_tiles, (last + cfg.block_k - 1) // cfg.block_k)
 
 
 def _cg(matvec, rhs, diag, *, iters, tol):
@@ -80,100 +85,98 @@ def _cg(matvec, rhs, diag, *, iters, tol):
     return jax.lax.fori_loop(0, iters, body, init)[0]
 
 
-def _system(cfg, q, kt, starts, m, omega, mu_t, diag_t, lam, n):
-    """(matvec p -> A p, Jacobi diagonal or None) for A = Sigma + lam * omega * I."""
+def _system(cfg, qb, kp, w, tiles, omega, mu_t, diag_t, lam):
+    """(matvec p -> A p, Jacobi diagonal or None) for A = Sigma + lam * omega * I.
+
+    The weights of the block stay resident; each product streams only the key tiles
+    the block attends to (``tiles``, a traced count), so causal blocks skip the rest.
+    """
+    bk = cfg.block_k
 
     def matvec(p):
-        def step(acc, kc, start):
-            s, valid = _scores(cfg, q, kc, start, n)
-            w = jnp.where(valid, jnp.exp(s - m), 0.0)
-            return acc + (w * (p @ kc.T)) @ kc
+        def tile(j, acc):
+            kc = jax.lax.dynamic_slice_in_dim(kp, j * bk, bk, 0)
+            wc = jax.lax.dynamic_slice_in_dim(w, j * bk, bk, 1)
+            return acc + (wc * (p @ kc.T)) @ kc
 
-        sig_p = _sweep(step, jnp.zeros_like(p), (kt, starts))
-        pq = _rowsum(p * q)
-        return sig_p - pq * mu_t - _rowsum(p * mu_t) * q + omega * pq * q + lam * omega * p
+        sig_p = jax.lax.fori_loop(0, tiles, tile, jnp.zeros_like(p))
+        pq = _rowsum(p * qb)
+        return sig_p - pq * mu_t - _rowsum(p * mu_t) * qb + omega * pq * qb + lam * omega * p
 
-    diag = diag_t - 2 * mu_t * q + omega * q * q + lam * omega if cfg.precondition else None
+    diag = diag_t - 2 * mu_t * qb + omega * qb * qb + lam * omega if cfg.precondition else None
     return matvec, diag
 
 
+def _padded(cfg, q, k, v, lam):
+    n = q.shape[0]
+    nq = -(-n // cfg.block_q)
+    nk = -(-n // cfg.block_k)
+    qp = _pad_rows(q, nq * cfg.block_q).reshape(nq, cfg.block_q, -1)
+    lp = _pad_rows(lam[:, None], nq * cfg.block_q, 1.0).reshape(nq, cfg.block_q, 1)
+    return qp, _pad_rows(k, nk * cfg.block_k), _pad_rows(v, nk * cfg.block_k), lp, nk
+
+
 def _forward_one(cfg, q, k, v, lam):
+    n = q.shape[0]
+    qp, kp, vp, lp, nk = _padded(cfg, q, k, v, lam)
+
+    def block(i, qb, lam_b):
+        qpos = i * cfg.block_q + jnp.arange(cfg.block_q)
+        w, _ = _weights(cfg, qb, qpos, kp, n)
+        omega, mu_t = _rowsum(w), w @ kp
+        diag_t = w @ (kp * kp) if cfg.precondition else jnp.zeros_like(qb)
+        matvec, diag = _system(cfg, qb, kp, w, _num_tiles(cfg, i, nk), omega, mu_t, diag_t, lam_b)
+        mu = mu_t - omega * qb
+        rho = _cg(matvec, mu, diag, iters=cfg.cg_iters, tol=cfg.cg_tol)
+        delta = jnp.maximum(omega - _rowsum(mu * rho), cfg.delta_eps * omega)
+        o = ((w * (1 + _rowsum(rho * qb) - rho @ kp.T)) @ vp) / delta
+        return o, (rho, delta, omega, mu_t, diag_t)
+
+    idx = jnp.arange(qp.shape[0])
+    o, res = jax.lax.map(lambda x: block(*x), (idx, qp, lp))
+    flat = lambda x: x.reshape(-1, x.shape[-1])[:n]
+    return flat(o), tuple(flat(x) for x in res)
+
+
+def _backward_one(cfg, q, k, v, lam, o, rho, delta, omega, mu_t, diag_t, do):
     n, d = q.shape
-    kt, vt = _tiled(k, cfg.block_k), _tiled(v, cfg.block_k)
-    starts = jnp.arange(kt.shape[0]) * cfg.block_k
-    lam = lam[:, None]
+    qp, kp, vp, lp, nk = _padded(cfg, q, k, v, lam)
+    nq, bq = qp.shape[0], cfg.block_q
 
-    def moments(carry, kc, start):
-        m, omega, mu_t, diag_t = carry
-        s, valid = _scores(cfg, q, kc, start, n)
-        m_new = jnp.maximum(m, jnp.max(jnp.where(valid, s, _NEG), axis=-1, keepdims=True))
-        alpha = jnp.exp(m - m_new)
-        w = jnp.where(valid, jnp.exp(s - m_new), 0.0)
-        diag_t = alpha * diag_t + w @ (kc * kc) if cfg.precondition else diag_t
-        return m_new, alpha * omega + _rowsum(w), alpha * mu_t + w @ kc, diag_t
+    def blocks(x, fill=0.0):
+        return _pad_rows(x, nq * bq, fill).reshape(nq, bq, -1)
 
-    zr, zd = jnp.zeros((n, 1), q.dtype), jnp.zeros((n, d), q.dtype)
-    m, omega, mu_t, diag_t = _sweep(moments, (zr + _NEG, zr, zd, zd), (kt, starts))
-    matvec, diag = _system(cfg, q, kt, starts, m, omega, mu_t, diag_t, lam, n)
-    mu = mu_t - omega * q
-    rho = _cg(matvec, mu, diag, iters=cfg.cg_iters, tol=cfg.cg_tol)
-    delta = jnp.maximum(omega - _rowsum(mu * rho), cfg.delta_eps * omega)
-    rq = _rowsum(rho * q)
-
-    def output(acc, kc, vc, start):
-        s, valid = _scores(cfg, q, kc, start, n)
-        w = jnp.where(valid, jnp.exp(s - m), 0.0)
-        return acc + (w * (1 + rq - rho @ kc.T)) @ vc
-
-    o = _sweep(output, jnp.zeros((n, v.shape[1]), q.dtype), (kt, vt, starts)) / delta
-    return o, (rho, delta, m, omega, mu_t, diag_t)
-
-
-def _backward_one(cfg, q, k, v, lam, o, rho, delta, m, omega, mu_t, diag_t, do):
-    n, d = q.shape
-    kt, vt = _tiled(k, cfg.block_k), _tiled(v, cfg.block_k)
-    starts = jnp.arange(kt.shape[0]) * cfg.block_k
-    lam = lam[:, None]
-
-    def weights(kc, start):
-        s, valid = _scores(cfg, q, kc, start, n)
-        return jnp.where(valid, jnp.exp(s - m), 0.0)
-
-    def sweep_a(carry, kc, vc, start):
-        tau, t_t = carry
-        c = (do @ vc.T) * weights(kc, start) / delta
-        return tau + _rowsum(c), t_t + c @ kc
-
-    tau, t_t = _sweep(sweep_a, (jnp.zeros((n, 1), q.dtype), jnp.zeros((n, d), q.dtype)), (kt, vt, starts))
-    beta = _rowsum(do * o) / delta
-    matvec, diag = _system(cfg, q, kt, starts, m, omega, mu_t, diag_t, lam, n)
-    u = _cg(matvec, t_t - tau * q, diag, iters=cfg.cg_iters, tol=cfg.cg_tol)
-    grad_lam = omega * (_rowsum(u * rho) - beta * _rowsum(rho * rho))
-    gamma = lam * grad_lam / omega if cfg.full_gradient else 0.0
-    dmat = 2 * beta * rho - u
-    rq, uq = _rowsum(rho * q), _rowsum(u * q)
-
-    def sweep_b(carry, kc, vc, start):
-        dq, swr_d, swr_rho = carry
-        w = weights(kc, start)
-        r_rho = rho @ kc.T - rq
-        r_u = u @ kc.T - uq
+    def block(carry, xs):
+        dk_acc, dv_acc = carry
+        i, qb, lam_b, o_b, rho_b, delta_b, omega_b, mu_b, diag_b, do_b = xs
+        qpos = i * bq + jnp.arange(bq)
+        w, _ = _weights(cfg, qb, qpos, kp, n)
+        g = do_b @ vp.T
+        c = g * w / delta_b
+        tau, t_t = _rowsum(c), c @ kp
+        beta = _rowsum(do_b * o_b) / delta_b
+        matvec, diag = _system(cfg, qb, kp, w, _num_tiles(cfg, i, nk), omega_b, mu_b, diag_b, lam_b)
+        u = _cg(matvec, t_t - tau * qb, diag, iters=cfg.cg_iters, tol=cfg.cg_tol)
+        grad_lam = omega_b * (_rowsum(u * rho_b) - beta * _rowsum(rho_b * rho_b))
+        gamma = lam_b * grad_lam / omega_b if cfg.full_gradient else 0.0
+        dmat = 2 * beta * rho_b - u
+        r_rho = rho_b @ kp.T - _rowsum(rho_b * qb)
+        r_u = u @ kp.T - _rowsum(u * qb)
         r_d = 2 * beta * r_rho - r_u
-        g = do @ vc.T
-        sm = w * (1 - r_rho) / delta
-        c = g * w / delta
+        sm = w * (1 - r_rho) / delta_b
         p = g * sm + w * (gamma - beta + r_d - 0.5 * r_d * r_rho + 0.5 * r_u * r_rho)
-        dk = cfg.scale * p.T @ q + w.T @ dmat - (c + w * r_d).T @ rho + (w * r_rho).T @ u
-        carry = dq + p @ kc, swr_d + _rowsum(w * r_d), swr_rho + _rowsum(w * r_rho)
-        return carry, (dk, sm.T @ do)
+        dk_acc = dk_acc + cfg.scale * p.T @ qb + w.T @ dmat - (c + w * r_d).T @ rho_b + (w * r_rho).T @ u
+        dv_acc = dv_acc + sm.T @ do_b
+        dq = (cfg.scale * (p @ kp) - omega_b * dmat + tau * rho_b + _rowsum(w * r_d) * rho_b
+              - _rowsum(w * r_rho) * u)
+        return (dk_acc, dv_acc), (dq, grad_lam)
 
-    zr = jnp.zeros((n, 1), q.dtype)
-    (dq, swr_d, swr_rho), (dk, dv) = jax.lax.scan(
-        lambda c, x: sweep_b(c, *x), (jnp.zeros((n, d), q.dtype), zr, zr), (kt, vt, starts))
-    dq = cfg.scale * dq - omega * dmat + tau * rho + swr_d * rho - swr_rho * u
-    dk = dk.reshape(-1, d)[:n]
-    dv = dv.reshape(-1, v.shape[1])[:n]
-    return dq, dk, dv, grad_lam[:, 0]
+    # Padded query rows carry do = 0, so every term they add to dK and dV is 0.
+    xs = (jnp.arange(nq), qp, lp, blocks(o), blocks(rho), blocks(delta, 1.0), blocks(omega, 1.0),
+          blocks(mu_t), blocks(diag_t), blocks(do))
+    init = (jnp.zeros_like(kp), jnp.zeros_like(vp))
+    (dk, dv), (dq, grad_lam) = jax.lax.scan(block, init, xs)
+    return dq.reshape(-1, d)[:n], dk[:n], dv[:n], grad_lam.reshape(-1)[:n]
 
 
 @functools.cache
@@ -206,21 +209,24 @@ def local_linear_attention_chunked(
     scale: float | None = None,
     causal: bool = True,
     ridge_grad: str = "full",
+    block_q: int = 128,
     block_k: int = 128,
     cg_iters: int = 32,
     cg_tol: float = 1e-6,
     precondition: bool = False,
     delta_eps: float = 1e-6,
 ) -> jax.Array:
-    r"""Local Linear Attention with memory linear in N: key tiles and matrix-free CG.
+    r"""Local Linear Attention with memory linear in N: query blocks and matrix-free CG.
 
     Computes `local_linear_attention`'s closed form,
     :math:`o_i = \sum_j w_{ij}(1 - \rho_i\cdot(k_j-q_i))\,v_j/\delta_i` with
     :math:`\rho_i = (\Sigma_i + \lambda_i\omega_i I)^{-1}\mu_i`, without forming any
-    ``N x N``, ``N x N x D`` or ``N x D x D`` array. Keys are streamed in tiles of
-    ``block_k`` with `lax.scan`: one pass for the online max, :math:`\omega` and
-    :math:`\tilde\mu = \sum_j w_{ij}k_j`; ``cg_iters`` conjugate-gradient iterations,
-    each a pass computing
+    ``N x N``, ``N x N x D`` or ``N x D x D`` array. Queries are taken in blocks of
+    ``block_q`` (`lax.map`); a block holds its ``block_q x N`` weights, from which come
+    :math:`\omega`, :math:`\tilde\mu = \sum_j w_{ij}k_j` and the output, and runs
+    ``cg_iters`` conjugate-gradient iterations, each streaming the key tiles of
+    ``block_k`` that the block attends to (causal blocks skip the tiles past their last
+    query) and computing
 
     .. math::
         \Sigma_i p_i = \sum_c (W_c \circ P K_c^\top) K_c\big|_i - (p_i\cdot q_i)\tilde\mu_i
@@ -230,14 +236,16 @@ def local_linear_attention_chunked(
     ``cg_tol``; ``precondition=True`` divides by diag(A) (Jacobi). The iterations needed
     grow as the ridge shrinks (measured max error against the exact float64 output,
     N = 128, D = 16, Gaussian inputs: ridge 10 needs 8 iterations for 3e-7, ridge 1 needs
-    16 for 3e-6, ridge 0.1 needs 32 for 5e-5); Jacobi scaling did not reduce them. Memory is :math:`O(N\,(\text{block\_k} + D))` per head, forward and
-    backward. The backward pass (a `jax.custom_vjp`) makes one tile pass, a second CG
-    solve :math:`U_i = A_i^{-1} T_i`, and one more pass for dQ, dK and dV; the gradient
-    convention is chosen by ``ridge_grad`` exactly as in `local_linear_attention`.
+    16 for 3e-6, ridge 0.1 needs 32 for 5e-5); Jacobi scaling did not reduce them. Memory
+    is :math:`O(N\,(\text{block\_q} + D))` per head, forward and backward. The backward
+    pass (a `jax.custom_vjp`) recomputes each block's weights, solves the second CG
+    system :math:`U_i = A_i^{-1} T_i` and accumulates dQ, dK and dV block by block; the
+    gradient convention is chosen by ``ridge_grad`` exactly as in
+    `local_linear_attention`.
 
-    Cost per head: about :math:`(4 + 3\,T)\,N^2 D` multiply-adds forward with
-    :math:`T` = ``cg_iters`` (no causal tile skipping in this path: masked tiles are
-    computed and discarded; the Pallas kernel skips them).
+    Cost per head: about :math:`(5 + T)\,N^2 D` multiply-adds forward with :math:`T` =
+    ``cg_iters`` when causal (the CG products skip masked tiles; the one-off passes over
+    a block's weights do not), :math:`(5 + 2T)\,N^2 D` when not.
 
     Args:
         q: [B, N, H, D] float queries.
@@ -248,7 +256,9 @@ def local_linear_attention_chunked(
         causal: mask ``j <= i``; False: every key.
         ridge_grad: ``"full"`` (exact gradient) or ``"stop"`` (omega in the ridge
             held constant, as FlashLLA).
-        block_k: static key-tile length (N need not be a multiple).
+        block_q: static query-block length (N need not be a multiple); the block's
+            ``block_q x N`` weights are the largest temporary.
+        block_k: static key-tile length of the CG products (N need not be a multiple).
         cg_iters: static number of CG iterations (the solve is exact once every row has
             frozen; ridge 10 needs about 8, ridge 1 about 16, ridge 0.1 about 32).
         cg_tol: per-row relative residual at which a row freezes.
@@ -270,16 +280,17 @@ def local_linear_attention_chunked(
         Zuo et al, Local Linear Attention: An Optimal Interpolation of Linear and Softmax
         Attention For Test-Time Regression, 2025 (arXiv 2510.01450).
 
-    Departure from the official kernel: all queries of a head form one tile (no causal
-    skipping), float32 or float64 arithmetic rather than bf16 matmuls.
+    Departure from the official kernel: float32 or float64 arithmetic rather than bf16
+    matmuls; the block's weights are kept (``block_q x N``) instead of recomputed per CG
+    iteration.
     """
     sizes = _layout.check_qkv(q, k, v)
     _layout.check_ridge(ridge, q)
     _layout.check_ridge_grad(ridge_grad)
-    _checks.positive_int(block_k=block_k, cg_iters=cg_iters)
+    _checks.positive_int(block_q=block_q, block_k=block_k, cg_iters=cg_iters)
     b, n, h, d = sizes["B"], sizes["N"], sizes["H"], sizes["D"]
     dtype = _layout.compute_dtype(q)
-    cfg = _Config(scale=float(_layout.default_scale(scale, d)), causal=bool(causal), block_k=block_k,
+    cfg = _Config(scale=float(_layout.default_scale(scale, d)), causal=bool(causal), block_q=block_q, block_k=block_k,
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition),
                   delta_eps=float(delta_eps), full_gradient=ridge_grad == "full")
     lam = _layout.ridge_per_head(ridge, b, n, h, dtype)

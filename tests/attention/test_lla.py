@@ -139,16 +139,21 @@ def test_ridge_gradient():
 # ------------------------------------------------------------------------ chunked
 
 
-@pytest.mark.parametrize("causal,precondition,block_k", [(True, False, 4), (False, True, 5), (True, True, 64)])
-def test_chunked_matches_exact(causal, precondition, block_k):
-    q, k, v = _qkv(8, b=2, n=13, h=2, d=4, e=3)  # 13 is not a multiple of the tile
+@pytest.mark.parametrize("causal,precondition,block_q,block_k",
+                         [(True, False, 128, 4), (False, True, 128, 5), (True, True, 64, 64), (True, False, 3, 4),
+                          (True, True, 5, 2), (False, False, 4, 3)])
+def test_chunked_matches_exact(causal, precondition, block_q, block_k):
+    # 13 is not a multiple of any block: padded query rows and key tiles; blocks of 3-5
+    # queries against tiles of 2-4 keys make causal blocks skip different tile counts.
+    q, k, v = _qkv(8, b=2, n=13, h=2, d=4, e=3)
     exact = lla(q, k, v, ridge=2.0, causal=causal, implementation="xla")
-    got = chunked(q, k, v, ridge=2.0, causal=causal, block_k=block_k, precondition=precondition)
+    got = chunked(q, k, v, ridge=2.0, causal=causal, block_q=block_q, block_k=block_k, precondition=precondition)
     np.testing.assert_allclose(np.asarray(got), np.asarray(exact), rtol=2e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("ridge_grad", ["full", "stop"])
-def test_chunked_gradient_matches_exact_float64(ridge_grad):
+@pytest.mark.parametrize("ridge_grad,block_q,causal", [("full", 128, True), ("stop", 128, True), ("full", 4, True),
+                                                       ("stop", 3, True), ("full", 5, False)])
+def test_chunked_gradient_matches_exact_float64(ridge_grad, block_q, causal):
     q, k, v = _qkv(9, b=1, n=11, h=2, d=3, e=2, dtype=np.float64)
     rng = np.random.default_rng(10)
     with jax.enable_x64(True):
@@ -156,10 +161,11 @@ def test_chunked_gradient_matches_exact_float64(ridge_grad):
         cot = jnp.asarray(rng.normal(size=(1, 11, 2, 2)))
 
         def vjp(fn):
-            out, pull = jax.vjp(lambda q_, k_, v_, r_: fn(q_, k_, v_, ridge=r_, ridge_grad=ridge_grad), *args)
+            out, pull = jax.vjp(lambda q_, k_, v_, r_: fn(q_, k_, v_, ridge=r_, ridge_grad=ridge_grad,
+                                                          causal=causal), *args)
             return out, pull(cot)
 
-        out_c, g_c = vjp(lambda *a, **kw: chunked(*a, block_k=4, cg_iters=40, cg_tol=1e-13, **kw))
+        out_c, g_c = vjp(lambda *a, **kw: chunked(*a, block_q=block_q, block_k=4, cg_iters=40, cg_tol=1e-13, **kw))
         out_e, g_e = vjp(lambda *a, **kw: lla(*a, implementation="xla", **kw))
         np.testing.assert_allclose(np.asarray(out_c), np.asarray(out_e), rtol=1e-9, atol=1e-10)
         for name, a, b_ in zip("qkvr", g_c, g_e):
@@ -189,7 +195,7 @@ def test_chunked_memory_is_linear_in_n():
         compiled = jax.jit(fn).lower(x, x, x).compile()
         return compiled.memory_analysis().temp_size_in_bytes
 
-    fn = lambda q, k, v: chunked(q, k, v, block_k=64, cg_iters=2)
+    fn = lambda q, k, v: chunked(q, k, v, block_q=64, block_k=64, cg_iters=2)
     small, large = temp_bytes(256, fn), temp_bytes(1024, fn)
     assert large < 6 * small, (small, large)  # 4x the length: about 4x the memory
     exact = lambda q, k, v: lla(q, k, v, implementation="xla")
