@@ -14,6 +14,7 @@ import jax
 from launch.experiments import (
     aggregate_responses,
     baseline_mse,
+    benchmark_variance,
     bvpo_toy,
     lla_regression,
     mcts_dpo,
@@ -82,6 +83,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "misalignment": _from_module(misalignment),
     "lla_regression": _from_module(lla_regression),
     "aggregate_responses": _from_module(aggregate_responses),
+    "benchmark_variance": _from_module(benchmark_variance),
     "vrs_pacing": _from_module(vrs_pacing),
 }
 
