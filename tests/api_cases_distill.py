@@ -110,4 +110,36 @@ CASES = {
         bad_arg="transition_rows",
         static=("empty_rows",),
     ),
+    "bvjax.selection.jl_projection": Case(
+        good=lambda: ((jax.random.key(0),), {"sketch_dim": 3, "num_params": 5}),
+        bad=lambda: ((jax.random.key(0),), {"sketch_dim": 0, "num_params": 5}),
+        bad_arg="sketch_dim",
+        static=("sketch_dim", "num_params", "dtype"),
+    ),
+    "bvjax.selection.infonce_curvature": Case(
+        good=lambda: ((_h(3, 3, 4), _probs(3, 3)), {"alpha": 0.7, "damping": 0.1}),
+        bad=lambda: ((_h(3, 3, 4), _probs(3, 2)), {}),
+        bad_arg="probs",
+    ),
+    "bvjax.selection.newton_alignment": Case(
+        good=lambda: ((_h(5, 3), jnp.eye(3) * 2, _h(3)), {}),
+        bad=lambda: ((_h(5, 3), jnp.eye(3), _h(4)), {}),
+        bad_arg="target_grad",
+    ),
+    "bvjax.selection.learnability_weight": Case(
+        good=lambda: ((_h(4, 4),), {"logit_scale": 10.0}),
+        bad=lambda: ((_h(4, 3),), {}),
+        bad_arg="similarity",
+    ),
+    "bvjax.selection.relevance_weight": Case(
+        good=lambda: ((_h(4, 3), _h(4, 2), _h(3), _h(2)), {"beta": 0.5}),
+        bad=lambda: ((_h(4, 3), _h(4, 2), _h(3), _h(3)), {}),
+        bad_arg="text_center",
+    ),
+    "bvjax.selection.chips_scores": Case(
+        good=lambda: ((_h(5, 4), _h(4), _h(3, 3, 4), _probs(3, 3)),
+                      {"projection": _h(2, 4), "learnability": _h(5), "relevance": _h(5)}),
+        bad=lambda: ((_h(5, 4), _h(4), _h(3, 3, 4), _probs(3, 3)), {"projection": _h(2, 5)}),
+        bad_arg="projection",
+    ),
 }

@@ -3,6 +3,15 @@
 Each public name is re-exported from a private module and listed in ``__all__``.
 """
 
+from bvjax.selection._chips import (
+    ChipsScores,
+    chips_scores,
+    infonce_curvature,
+    jl_projection,
+    learnability_weight,
+    newton_alignment,
+    relevance_weight,
+)
 from bvjax.selection._kriging import (
     ActiveLearningTrace,
     GPPosterior,
@@ -54,4 +63,14 @@ __all__ += [  # VIF screen and multinomial lasso (Liao et al. 2025)
     "multinomial_lasso_fit",
     "variance_inflation_factor",
     "vif_screen",
+]
+
+__all__ += [  # CHIPS (Zhuang et al. 2026)
+    "ChipsScores",
+    "chips_scores",
+    "infonce_curvature",
+    "jl_projection",
+    "learnability_weight",
+    "newton_alignment",
+    "relevance_weight",
 ]
