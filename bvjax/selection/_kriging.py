@@ -10,6 +10,7 @@ it (Hartmann-3 is minimised in the literature).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -221,6 +222,13 @@ def gp_posterior(x_train: jax.Array, y_train: jax.Array, x_query: jax.Array, *, 
                          x_query=(x_query, "[M, D]", "float"), train_mask=(train_mask, "[N]", "bool"))
     _check_hypers(kernel, lengthscale, signal_variance, noise, shape["D"])
     _checks.one_of("mean", mean, MEANS)
+    return _posterior(x_train, y_train, x_query, train_mask, lengthscale, signal_variance, noise,
+                      kernel=kernel, mean=mean, full_cov=full_cov)
+
+
+@functools.partial(jax.jit, static_argnames=("kernel", "mean", "full_cov"))
+def _posterior(x_train, y_train, x_query, train_mask, lengthscale, signal_variance, noise, *, kernel, mean,
+               full_cov):
     chol, y, mask, ls = _prepared(x_train, y_train, train_mask, kernel, lengthscale, signal_variance, noise)
     kq = jnp.where(mask[:, None], _kernel(x_train, x_query, kernel, ls, signal_variance), 0.0)  # [N, M]
     v = jax.scipy.linalg.solve_triangular(chol, kq, lower=True)  # L^-1 k, [N, M]
@@ -284,6 +292,11 @@ def gp_log_marginal_likelihood(x_train: jax.Array, y_train: jax.Array, *, kernel
     shape = _checks.dims(x_train=(x_train, "[N, D]", "float"), y_train=(y_train, "[N]", "float"),
                          train_mask=(train_mask, "[N]", "bool"))
     _check_hypers(kernel, lengthscale, signal_variance, noise, shape["D"])
+    return _lml(x_train, y_train, train_mask, lengthscale, signal_variance, noise, kernel=kernel)
+
+
+@functools.partial(jax.jit, static_argnames=("kernel",))
+def _lml(x_train, y_train, train_mask, lengthscale, signal_variance, noise, *, kernel):
     chol, y, mask, _ = _prepared(x_train, y_train, train_mask, kernel, lengthscale, signal_variance, noise)
     alpha = _solve(chol, y)
     n = jnp.sum(mask)
@@ -522,7 +535,7 @@ def forrester_curve(x: jax.Array) -> jax.Array:
     global minimum, range about [−6.0, 15.8].
 
     Args:
-        x: [...] float.
+        x: [..., 1] float (one input dimension, like a pool ``[M, 1]``).
 
     Returns:
         [...] float.
@@ -530,7 +543,7 @@ def forrester_curve(x: jax.Array) -> jax.Array:
     Examples:
         >>> import jax.numpy as jnp
         >>> from bvjax.selection import forrester_curve
-        >>> [round(float(v), 4) for v in forrester_curve(jnp.array([0.0, 1.0]))]
+        >>> [round(float(v), 4) for v in forrester_curve(jnp.array([[0.0], [1.0]]))]
         [3.0272, 15.8297]
 
     References:
@@ -539,12 +552,13 @@ def forrester_curve(x: jax.Array) -> jax.Array:
         active learning, 2021 (arXiv 2010.06896): our choice of 1-D curve (the paper's are
         measured materials curves).
     """
-    _checks.float_dtype(x=x)
+    _checks.dims(x=(x, "[..., 1]", "float"))
+    x = x[..., 0]
     return (6.0 * x - 2.0) ** 2 * jnp.sin(12.0 * x - 4.0)
 
 
 def kriging_active_learning(key: jax.Array, x_pool: jax.Array, y_observed: jax.Array,
-                            initial_mask: jax.Array, *, num_steps: int, utility: str = "max_variance",
+                            initial_indices: jax.Array, *, num_steps: int, utility: str = "max_variance",
                             kernel: str = "rbf", lengthscale: float | jax.Array = 1.0,
                             signal_variance: float = 1.0, noise: float = 1e-6, mean: str = "ordinary",
                             xi: float = 0.0, kappa: float = 2.0, kg_method: str = "exact",
@@ -557,14 +571,16 @@ def kriging_active_learning(key: jax.Array, x_pool: jax.Array, y_observed: jax.A
     (all for maximisation): ``"max_variance"``, ``"expected_improvement"`` (best =
     the largest posterior mean at an observed point, robust to noise),
     ``"knowledge_gradient"``, ``"ucb"``, ``"exploit"`` (argmax mean) and ``"random"``.
-    Ties are broken at random.
+    Ties are broken at random. The observed points live in a buffer of
+    ``N0 + num_steps`` rows, so each step costs one small Cholesky factorisation plus
+    the utility over the pool (KG: an [M, M] covariance and O(M³) for ``"exact"``).
 
     Args:
         key: PRNG key (the random utility and tie-breaking).
         x_pool: [M, D] float, the candidate experiments (also the test grid for errors).
         y_observed: [M] float, the response each candidate would give (truth plus noise).
-        initial_mask: [M] bool, the initial design (already observed).
-        num_steps: static number of new experiments T.
+        initial_indices: [N0] int, the initial design (pool indices, distinct).
+        num_steps: static number of new experiments T <= M - N0.
         utility: one of the names above.
         kernel: see `gp_kernel`.
         lengthscale: scalar or [D] float > 0, used when ``lengthscale_grid`` is None.
@@ -585,8 +601,7 @@ def kriging_active_learning(key: jax.Array, x_pool: jax.Array, y_observed: jax.A
         >>> import jax, jax.numpy as jnp
         >>> from bvjax.selection import forrester_curve, kriging_active_learning
         >>> x = jnp.linspace(0, 1, 21)[:, None]
-        >>> init = jnp.zeros(21, bool).at[jnp.array([0, 20])].set(True)
-        >>> tr = kriging_active_learning(jax.random.key(0), x, forrester_curve(x[:, 0]), init,
+        >>> tr = kriging_active_learning(jax.random.key(0), x, forrester_curve(x), jnp.array([0, 20]),
         ...                              num_steps=3, lengthscale=0.2, signal_variance=30.0)
         >>> tr.means.shape, int(tr.train_mask.sum())
         ((4, 21), 5)
@@ -597,35 +612,51 @@ def kriging_active_learning(key: jax.Array, x_pool: jax.Array, y_observed: jax.A
         our reconstruction (the paper's §II was not read; spec §14 item 4).
     """
     shape = _checks.dims(x_pool=(x_pool, "[M, D]", "float"), y_observed=(y_observed, "[M]", "float"),
-                         initial_mask=(initial_mask, "[M]", "bool"),
+                         initial_indices=(initial_indices, "[N0]", "int"),
                          lengthscale_grid=(lengthscale_grid, "[L]", "float"))
     _checks.positive_int(num_steps=num_steps)
+    m, n0 = shape["M"], shape["N0"]
+    if num_steps > m - n0:
+        raise ValueError(f"num_steps: expected a static int <= M - N0 = {m - n0}, got {num_steps!r}")
     _checks.one_of("utility", utility, UTILITIES)
     _checks.one_of("kg_method", kg_method, KG_METHODS)
     _check_hypers(kernel, lengthscale, signal_variance, noise, shape["D"])
     _checks.one_of("mean", mean, MEANS)
-    full_cov = utility == "knowledge_gradient"
+    return _active_learning(key, x_pool, y_observed, initial_indices, lengthscale, signal_variance, noise, xi,
+                            kappa, lengthscale_grid, num_steps=num_steps, utility=utility, kernel=kernel,
+                            mean=mean, kg_method=kg_method)
 
-    def posterior(observed):
+
+@functools.partial(jax.jit, static_argnames=("num_steps", "utility", "kernel", "mean", "kg_method"))
+def _active_learning(key, x_pool, y_observed, initial_indices, lengthscale, signal_variance, noise, xi, kappa,
+                     lengthscale_grid, *, num_steps, utility, kernel, mean, kg_method):
+    m, n0 = x_pool.shape[0], initial_indices.shape[0]
+    full_cov = utility == "knowledge_gradient"
+    size = n0 + num_steps
+    start = jnp.zeros((size,), jnp.int32).at[:n0].set(initial_indices.astype(jnp.int32))
+
+    def posterior(buffer, count):
+        x_tr, y_tr = x_pool[buffer], y_observed[buffer]
+        filled = jnp.arange(size) < count
         if lengthscale_grid is None:
             ls = jnp.asarray(lengthscale, x_pool.dtype)
         else:
             lml = jax.vmap(lambda l: gp_log_marginal_likelihood(
-                x_pool, y_observed, kernel=kernel, lengthscale=l, signal_variance=signal_variance,
-                noise=noise, train_mask=observed))(lengthscale_grid)
+                x_tr, y_tr, kernel=kernel, lengthscale=l, signal_variance=signal_variance,
+                noise=noise, train_mask=filled))(lengthscale_grid)
             ls = lengthscale_grid[jnp.argmax(lml)]
-        return gp_posterior(x_pool, y_observed, x_pool, kernel=kernel, lengthscale=ls,
+        post = gp_posterior(x_tr, y_tr, x_pool, kernel=kernel, lengthscale=ls,
                             signal_variance=signal_variance, noise=noise, mean=mean,
-                            train_mask=observed, full_cov=full_cov)
+                            train_mask=filled, full_cov=full_cov)
+        observed = jnp.zeros((m,), bool).at[buffer].max(filled)
+        return post, observed
 
     def score(post, observed, k):
-        available = ~observed
         sd = jnp.sqrt(post.variance)
         if utility == "max_variance":
             u = post.variance
         elif utility == "expected_improvement":
             best = jnp.max(jnp.where(observed, post.mean, -jnp.inf))
-            best = jnp.where(jnp.isfinite(best), best, jnp.max(post.mean))
             u = expected_improvement(post.mean, sd, best, xi=xi)
         elif utility == "knowledge_gradient":
             u = knowledge_gradient(post.mean, post.covariance, noise=noise, method=kg_method)
@@ -635,20 +666,20 @@ def kriging_active_learning(key: jax.Array, x_pool: jax.Array, y_observed: jax.A
             u = post.mean
         else:
             u = jnp.zeros_like(post.mean)
-        # Random tie-break among equal utilities (a tiny jitter would change the order of
-        # distinct values; a lexicographic key does not).
-        jitter = jax.random.uniform(k, u.shape)
-        u = jnp.where(available, u, -jnp.inf)
+        # Random tie-break among the best available candidates.
+        u = jnp.where(observed, -jnp.inf, u)
         top = u >= jnp.max(u)
-        return jnp.argmax(jnp.where(top, jitter, -1.0))
+        return jnp.argmax(jnp.where(top, jax.random.uniform(k, u.shape), -1.0)).astype(jnp.int32)
 
-    def step(observed, k):
-        post = posterior(observed)
+    def step(buffer, inputs):
+        t, k = inputs
+        post, observed = posterior(buffer, n0 + t)
         pick = score(post, observed, k)
-        return observed.at[pick].set(True), (pick, post.mean, post.variance)
+        return buffer.at[n0 + t].set(pick), (pick, post.mean, post.variance)
 
-    final, (chosen, means, variances) = jax.lax.scan(step, initial_mask, jax.random.split(key, num_steps))
-    last = posterior(final)
+    steps = (jnp.arange(num_steps), jax.random.split(key, num_steps))
+    final, (chosen, means, variances) = jax.lax.scan(step, start, steps)
+    last, observed = posterior(final, size)
     means = jnp.concatenate([means, last.mean[None]], axis=0)
     variances = jnp.concatenate([variances, last.variance[None]], axis=0)
-    return ActiveLearningTrace(chosen.astype(jnp.int32), means, variances, final)
+    return ActiveLearningTrace(chosen, means, variances, observed)

@@ -134,8 +134,8 @@ def test_no_observation_gives_the_prior(mean):
 
 def test_lml_gradient(x64):
     x, y, _ = _data(4, n=8)
-    f = lambda ls, s2: gp_log_marginal_likelihood(jnp.asarray(x), jnp.asarray(y), kernel="matern52",
-                                                  lengthscale=ls, signal_variance=s2, noise=0.05)
+    f = jax.jit(lambda ls, s2: gp_log_marginal_likelihood(jnp.asarray(x), jnp.asarray(y), kernel="matern52",
+                                                  lengthscale=ls, signal_variance=s2, noise=0.05))
     check_grads(f, (jnp.array([0.4, 0.8]), jnp.array(1.5)), order=1, modes=("rev",))
 
 
@@ -171,7 +171,7 @@ def test_expected_improvement_closed_form(x64, jit):
     np.testing.assert_allclose(got, _ei64(mu, sd, 0.3, 0.05), rtol=1e-10, atol=1e-14)
     # Zero std: the limit max(mu - f* - xi, 0), no NaN.
     np.testing.assert_allclose(expected_improvement(jnp.array([2.0, 0.0]), jnp.zeros(2), 1.0), [1.0, 0.0])
-    check_grads(lambda m, s: expected_improvement(m, s, 0.3), (jnp.asarray(mu), jnp.asarray(sd)), order=1)
+    check_grads(jax.jit(lambda m, s: expected_improvement(m, s, 0.3)), (jnp.asarray(mu), jnp.asarray(sd)), order=1)
 
 
 @settings(max_examples=25, deadline=None)
@@ -232,21 +232,20 @@ def test_test_functions(x64):
     np.testing.assert_allclose(hartmann3(jnp.array([0.114614, 0.555649, 0.852547])), -3.8627797869493365, rtol=1e-12)
     np.testing.assert_allclose(hartmann3(jnp.array([0.5, 0.5, 0.5])), -0.6280220150705937, rtol=1e-12)
     x = np.linspace(0, 1, 7)
-    np.testing.assert_allclose(forrester_curve(jnp.asarray(x)), (6 * x - 2) ** 2 * np.sin(12 * x - 4), rtol=1e-12)
+    np.testing.assert_allclose(forrester_curve(jnp.asarray(x)[:, None]), (6 * x - 2) ** 2 * np.sin(12 * x - 4), rtol=1e-12)
     assert hartmann3(jnp.zeros((4, 5, 3))).shape == (4, 5)
 
 
 def _pool(m=41):
     x = jnp.linspace(0, 1, m)[:, None]
-    init = jnp.zeros(m, bool).at[jnp.array([0, m // 2, m - 1])].set(True)
-    return x, forrester_curve(x[:, 0]), init
+    return x, forrester_curve(x), jnp.array([0, m // 2, m - 1])
 
 
 def test_max_variance_loop_follows_the_variance():
     x, y, init = _pool()
     kw = {"lengthscale": 0.15, "signal_variance": 40.0, "noise": 1e-4, "mean": "zero"}
     tr = kriging_active_learning(jax.random.key(0), x, y, init, num_steps=4, utility="max_variance", **kw)
-    observed = init
+    observed = jnp.zeros(41, bool).at[init].set(True)
     for t in range(4):
         post = gp_posterior(x, y, x, train_mask=observed, **kw)
         np.testing.assert_allclose(tr.means[t], post.mean, atol=1e-4)
@@ -263,7 +262,7 @@ def test_every_utility_runs_jitted(utility):
     tr = fn(jax.random.key(1), x, y, init, num_steps=5, utility=utility, lengthscale=0.15, signal_variance=40.0,
             noise=1e-3, lengthscale_grid=jnp.array([0.05, 0.1, 0.2, 0.4]))
     chosen = np.asarray(tr.chosen)
-    assert len(set(chosen.tolist())) == 5 and not np.any(np.asarray(init)[chosen])
+    assert len(set(chosen.tolist())) == 5 and not set(chosen.tolist()) & set(np.asarray(init).tolist())
     assert np.all(np.isfinite(tr.means)) and tr.means.shape == (6, 25)
 
 
