@@ -12,8 +12,8 @@ sweep ``--ds`` and the CG-iteration sweep ``--cg_iters`` at n = ``--base_n``;
 - ``naive``: `bvjax.attention.local_linear_attention(implementation="xla")`, the exact
   closed form with a per-query ``jnp.linalg.solve`` (memory O(n^2 + n d^2)); skipped
   where its temporary memory would exceed ``--naive_max_gb`` (the table says so);
-- ``chunked``: `local_linear_attention_chunked` (key tiles of ``--block_k``, T CG
-  iterations; memory O(n (block_k + d)));
+- ``chunked``: `local_linear_attention_chunked` (query blocks of ``--block_q`` holding
+  their weights, key tiles of ``--block_k`` in the T CG products; memory O(n (block_q + d)));
 - ``pallas``: `local_linear_attention(implementation="pallas")` (FlashLLA kernels), timed
   only on an accelerator ("n/a cpu": interpret mode is a correctness path, not a speed path);
 - ``softmax``: `softmax_attention` (the exact masked softmax, the speed floor).
@@ -23,8 +23,8 @@ a call takes over 2 s), ratios, temporary memory from
 ``jax.jit(f).lower(...).compile().memory_analysis().temp_size_in_bytes``, achieved
 GFLOP/s of the chunked (and Pallas) path against the spec's forward count
 (`pallas_kernels.flash_lla.flash_lla_cost`: (8 + 6T) P d + 2 P e flops over the
-P = n(n+1)/2 causal pairs; the chunked path computes masked tiles too, about twice that
-work), and the max |error| against a float64 NumPy reference (exact closed form,
+P = n(n+1)/2 causal pairs; the chunked path's CG products skip masked tiles, its one-off
+passes over a block's weights do not), and the max |error| against a float64 NumPy reference (exact closed form,
 computed for n <= ``--reference_max_n``).
 
 A second table gives the CG iterations the chunked path needs against the ridge: its
@@ -52,6 +52,7 @@ _BASE_N = flags.DEFINE_integer("base_n", 2048, "n of the d and T sweeps.")
 _BASE_D = flags.DEFINE_integer("base_d", 64, "d of the n and T sweeps.")
 _BASE_T = flags.DEFINE_integer("base_t", 16, "T of the n and d sweeps.")
 _RIDGE = flags.DEFINE_float("ridge", 1.0, "Ridge lambda.")
+_BLOCK_Q = flags.DEFINE_integer("block_q", 128, "Query block of the chunked path.")
 _BLOCK_K = flags.DEFINE_integer("block_k", 128, "Key tile of the chunked path.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed repeats (best reported).")
 _NAIVE_MAX_GB = flags.DEFINE_float("naive_max_gb", 3.0, "Skip the naive path above this temporary memory.")
@@ -142,7 +143,8 @@ def main(argv):
         flops = flash_lla_cost(1, n, d, d, cg_iters=t)["forward"].flops
 
         def chunked(q, k, v, t=t):
-            return local_linear_attention_chunked(q, k, v, ridge=lam, cg_iters=t, block_k=_BLOCK_K.value)
+            return local_linear_attention_chunked(q, k, v, ridge=lam, cg_iters=t, block_q=_BLOCK_Q.value,
+                                                  block_k=_BLOCK_K.value)
 
         def naive(q, k, v):
             return local_linear_attention(q, k, v, ridge=lam, implementation="xla")
@@ -198,7 +200,8 @@ def main(argv):
         ref = reference_float64(q, k, v, lam_cg)
         errs = []
         for t in ts:
-            out = local_linear_attention_chunked(q, k, v, ridge=lam_cg, cg_iters=t, block_k=_BLOCK_K.value)
+            out = local_linear_attention_chunked(q, k, v, ridge=lam_cg, cg_iters=t, block_q=_BLOCK_Q.value,
+                                                  block_k=_BLOCK_K.value)
             errs.append(float(np.max(np.abs(np.asarray(out, np.float64)[0, :, 0] - ref))))
         needed = next((str(t) for t, e in zip(ts, errs) if e < _CG_TOL.value), f">{ts[-1]}")
         print(f"{lam_cg:>6g} | " + " | ".join(f"{e:>8.1e}" for e in errs) + f" | {needed}")
