@@ -72,7 +72,7 @@ CASES: dict[str, Case] = {
                                         bad=lambda: ((jnp.array([24, 12]), jnp.ones(3)), {}), bad_arg="num_mos",
                                         static=("num_levels",)),
     "bvjax.stats.fit_runtime_model": Case(good=lambda: ((_O, _T), {}), bad=lambda: ((_O, _T[:, :2]), {}),
-                                          bad_arg="runtimes", static=("shared_slope",)),
+                                          bad_arg="runtimes", static=("method", "denoised")),
     "bvjax.stats.idealized_runtime": Case(
         good=lambda: ((jnp.array([100, 600]), jnp.array([10, 0]), _KEYS, _F, jnp.array(0.081)), {}),
         bad=lambda: ((jnp.array([100, 600]), jnp.array([10, 0]), _KEYS, _F[:2], jnp.array(0.081)), {}),

@@ -27,53 +27,93 @@ class RuntimeFit(NamedTuple):
     Attributes:
         prompt_times: [K] F(p_k), the prompt-encoding time (first output token
             included) at each profiled prompt size.
-        per_token_time: g, the time per further output token: a scalar with
-            ``shared_slope=True``, else [K] (one slope per prompt size).
+        per_token_time: g, the time per further output token: a scalar, or [K] (one
+            slope per prompt size) for ``method="per_prompt"``.
+        overhead: the per-request overhead c taken out of F with ``denoised=True``
+            (0 otherwise); `idealized_runtime` adds it back through ``overhead=``.
     """
 
     prompt_times: jax.Array
     per_token_time: jax.Array
+    overhead: jax.Array
+
+
+RUNTIME_FIT_METHODS = ("joint", "per_prompt", "helm_measured", "helm_regression")
+
+
+def _row_lines(o, t, w):
+    """Per-row weighted least squares of t on o: (value at o = 1, slope, has-spread, has-runs)."""
+    n = jnp.sum(w, axis=1)
+    safe_n = jnp.where(n > 0, n, 1.0)
+    o_bar = jnp.sum(w * o, axis=1) / safe_n
+    t_bar = jnp.sum(w * t, axis=1) / safe_n
+    do = o - o_bar[:, None]
+    sxy = jnp.sum(w * do * (t - t_bar[:, None]), axis=1)
+    sxx = jnp.sum(w * do * do, axis=1)
+    return o_bar, t_bar, sxy, sxx, n
+
+
+def _slope(sxy, sxx):
+    return jnp.where(sxx > 0, sxy / jnp.where(sxx > 0, sxx, 1.0), 0.0)
+
+
+def _pooled_slope(o, y, w):
+    """Slope of one least-squares line (with intercept) through all (o, y) pairs."""
+    n = jnp.maximum(jnp.sum(w), 1.0)
+    o_bar = jnp.sum(w * o) / n
+    y_bar = jnp.sum(w * y) / n
+    return _slope(jnp.sum(w * (o - o_bar) * (y - y_bar)), jnp.sum(w * (o - o_bar) ** 2))
 
 
 def fit_runtime_model(output_tokens: jax.Array, runtimes: jax.Array, *, mask: jax.Array | None = None,
-                      shared_slope: bool = True) -> RuntimeFit:
+                      method: str = "joint", denoised: bool = False) -> RuntimeFit:
     r"""Least-squares fit of the idealized-runtime cost model to profiled runtimes of one model.
 
-    Row k holds runs at profiled prompt size :math:`p_k` with output lengths
-    :math:`o_{kj}` and runtimes :math:`T_{kj}`; the model is
-    :math:`T_{kj} = F_k + g\,(o_{kj} - 1) + \varepsilon_{kj}`. With ``shared_slope=True``
-    (default: one g per model, as the cost model has it) this is one least-squares
-    problem with K intercepts and a common slope, solved in closed form by the within
-    estimator
+    Row k holds runs at profiled prompt size :math:`p_k` (rows in increasing prompt size)
+    with output lengths :math:`o_{kj}` and runtimes :math:`T_{kj}`; the model is
+    :math:`T_{kj} = F_k + g\,(o_{kj} - 1) + arepsilon_{kj}`.
 
-    .. math::  \hat g = \frac{\sum_{k,j} w_{kj}(o_{kj} - \bar o_k)(T_{kj} - \bar T_k)}
-                            {\sum_{k,j} w_{kj}(o_{kj} - \bar o_k)^2},\qquad
-               \hat F_k = \bar T_k - \hat g\,(\bar o_k - 1),
+    - ``"joint"`` (default): one least-squares problem with K intercepts and a common
+      slope, solved in closed form by the within estimator
+      :math:`\hat g = \sum w(o - \bar o_k)(T - \bar T_k) / \sum w(o - \bar o_k)^2`,
+      :math:`\hat F_k = \bar T_k - \hat g(\bar o_k - 1)` (weighted row means), identical to
+      ``numpy.linalg.lstsq`` on the design ``[one_hot(k), o - 1]``.
+    - ``"per_prompt"``: one line per prompt size (slope g_k and F_k the line at o = 1),
+      ``sklearn.linear_model.LinearRegression`` per row.
+    - ``"helm_measured"``: the authors' profiling script (stanford-crfm/helm-efficiency,
+      ``notebooks/fit_runtimes.py``, default mode): F_k is the measured runtime of the
+      row's o = 1 run, and g the slope of one least-squares line with intercept through
+      all :math:`(o_{kj},\ T_{kj} - F_k)` (the intercept is dropped). A row without an
+      o = 1 run falls back to its own line at o = 1.
+    - ``"helm_regression"``: the script's other mode: F_k is the per-row line at o = 1,
+      raised to at least F_0 for k > 0, then g as in ``"helm_measured"``.
 
-    (weighted row means :math:`\bar o_k, \bar T_k`), identical to
-    ``numpy.linalg.lstsq`` on the design ``[one_hot(k), o - 1]``. ``shared_slope=False``
-    fits one line per prompt size (intercept and slope per row, the per-p regressions of
-    HELM's profiling notes; ``sklearn.linear_model.LinearRegression`` per row). Fit each
-    model separately, or ``jax.vmap`` over models.
+    With ``denoised=True`` (the script's ``real_system``, for API measurements) a
+    per-request overhead :math:`c = F_0 - g` is taken out of every F_k and returned,
+    giving HELM's denoised runtime when passed back to `idealized_runtime`. HELM's
+    tables also round every number to 3 decimals; bvjax does not round. Fit each model
+    separately, or ``jax.vmap`` over models.
 
     Args:
         output_tokens: [K, O] int or float, output lengths of the profiled runs.
         runtimes: [K, O] float, measured runtimes.
         mask: optional [K, O] bool, True for a real run (ragged grids); masked entries are
             ignored.
-        shared_slope: static bool, one slope for all prompt sizes.
+        method: static ``"joint"``, ``"per_prompt"``, ``"helm_measured"`` or
+            ``"helm_regression"``.
+        denoised: static bool, take the overhead out of F.
 
     Returns:
-        `RuntimeFit` ``(prompt_times [K], per_token_time [] or [K])``. A slope with no
-        spread in output lengths behind it is 0 (then F is the mean runtime); a row with
-        no runs has F = 0.
+        `RuntimeFit` ``(prompt_times [K], per_token_time [] or [K], overhead [])``. A slope
+        with no spread in output lengths behind it is 0 (then F is the mean runtime); a
+        row with no runs has F = 0.
 
     Examples:
         >>> import jax.numpy as jnp
         >>> from bvjax.stats import fit_runtime_model
         >>> o = jnp.array([[1., 5., 9.], [1., 5., 9.]])
         >>> t = jnp.array([[0.1, 0.5, 0.9], [0.3, 0.7, 1.1]])  # F = 0.1, 0.3; g = 0.1
-        >>> f, g = fit_runtime_model(o, t)
+        >>> f, g, _ = fit_runtime_model(o, t)
         >>> [round(v, 4) for v in f.tolist()], round(float(g), 4)
         ([0.1, 0.3], 0.1)
 
@@ -83,22 +123,35 @@ def fit_runtime_model(output_tokens: jax.Array, runtimes: jax.Array, *, mask: ja
     """
     _checks.dims(output_tokens=(output_tokens, "[K, O]", "number"), runtimes=(runtimes, "[K, O]", "number"),
                  mask=(mask, "[K, O]", "bool"))
+    _checks.one_of("method", method, RUNTIME_FIT_METHODS)
     dtype = _float_dtype(output_tokens, runtimes)
     o = jnp.asarray(output_tokens, dtype)
     t = jnp.asarray(runtimes, dtype)
     w = jnp.ones_like(t) if mask is None else jnp.asarray(mask, dtype)
-    n = jnp.sum(w, axis=1)
-    safe_n = jnp.where(n > 0, n, 1.0)
-    o_bar = jnp.sum(w * o, axis=1) / safe_n
-    t_bar = jnp.sum(w * t, axis=1) / safe_n
-    do = o - o_bar[:, None]
-    sxy = jnp.sum(w * do * (t - t_bar[:, None]), axis=1)
-    sxx = jnp.sum(w * do * do, axis=1)
-    if shared_slope:
-        sxy, sxx = jnp.sum(sxy), jnp.sum(sxx)
-    g = jnp.where(sxx > 0, sxy / jnp.where(sxx > 0, sxx, 1.0), 0.0)
-    f = jnp.where(n > 0, t_bar - g * (o_bar - 1.0), 0.0)
-    return RuntimeFit(f, g)
+    o_bar, t_bar, sxy, sxx, n = _row_lines(o, t, w)
+    has_runs = n > 0
+    if method == "joint":
+        g = _slope(jnp.sum(sxy), jnp.sum(sxx))
+        f = t_bar - g * (o_bar - 1.0)
+    else:
+        g_rows = _slope(sxy, sxx)
+        f = t_bar - g_rows * (o_bar - 1.0)  # each row's own line at o = 1
+        if method == "per_prompt":
+            g = g_rows
+        else:
+            if method == "helm_measured":
+                first = (o == 1.0) & (w > 0)
+                at_one = jnp.sum(jnp.where(first & (jnp.cumsum(first, axis=1) == 1), t, 0.0), axis=1)
+                f = jnp.where(jnp.any(first, axis=1), at_one, f)
+            else:
+                f = jnp.concatenate([f[:1], jnp.maximum(f[1:], f[0])])
+            g = _pooled_slope(o, t - f[:, None], w)
+    f = jnp.where(has_runs, f, 0.0)
+    overhead = jnp.zeros((), dtype)
+    if denoised:
+        overhead = f[0] - (g[0] if g.ndim else g)
+        f = jnp.where(has_runs, f - overhead, 0.0)
+    return RuntimeFit(f, g, overhead)
 
 
 def idealized_runtime(prompt_tokens: jax.Array, output_tokens: jax.Array, prompt_sizes: jax.Array,

@@ -41,12 +41,45 @@ def test_shared_slope_matches_lstsq(x64):
 
 def test_per_row_slopes_match_sklearn(x64):
     outs, t, mask = _grid(1)
-    got = jax.jit(functools.partial(stats.fit_runtime_model, shared_slope=False))(
+    got = jax.jit(functools.partial(stats.fit_runtime_model, method="per_prompt"))(
         jnp.asarray(outs), jnp.asarray(t), mask=jnp.asarray(mask))
     for i in range(outs.shape[0]):
         lr = LinearRegression().fit(outs[i, mask[i], None] - 1.0, t[i, mask[i]])
         np.testing.assert_allclose(got.per_token_time[i], lr.coef_[0], rtol=RTOL)
         np.testing.assert_allclose(got.prompt_times[i], lr.intercept_, rtol=RTOL)
+
+
+def _helm_reference(outs, t, mask, regression, denoised):
+    """The two-stage fit of the authors' profiling script, from its description, in NumPy + sklearn."""
+    k = outs.shape[0]
+    f = np.zeros(k)
+    for i in range(k):
+        o_i, t_i = outs[i, mask[i]], t[i, mask[i]]
+        if regression:
+            lr = LinearRegression().fit(o_i[:, None], t_i)
+            f[i] = lr.coef_[0] + lr.intercept_
+            if i > 0:
+                f[i] = max(f[i], f[0])
+        else:
+            f[i] = t_i[np.flatnonzero(o_i == 1)[0]]
+    xs = np.concatenate([outs[i, mask[i]] for i in range(k)])
+    ys = np.concatenate([t[i, mask[i]] - f[i] for i in range(k)])
+    g = LinearRegression().fit(xs[:, None], ys).coef_[0]
+    overhead = f[0] - g if denoised else 0.0
+    return f - overhead, g, overhead
+
+
+@pytest.mark.parametrize("method", ["helm_measured", "helm_regression"])
+@pytest.mark.parametrize("denoised", [False, True])
+def test_helm_two_stage_fit_matches_reference(method, denoised, x64):
+    outs, t, mask = _grid(3)
+    outs[:, 0] = 1.0  # every row has its o = 1 run, as the profiling grid does
+    f, g, overhead = _helm_reference(outs, t, mask, method == "helm_regression", denoised)
+    fn = jax.jit(functools.partial(stats.fit_runtime_model, method=method, denoised=denoised))
+    got = fn(jnp.asarray(outs), jnp.asarray(t), mask=jnp.asarray(mask))
+    np.testing.assert_allclose(got.prompt_times, f, rtol=RTOL)
+    np.testing.assert_allclose(got.per_token_time, g, rtol=RTOL)
+    np.testing.assert_allclose(got.overhead, overhead, rtol=RTOL, atol=1e-15)
 
 
 def test_fit_vmaps_over_models_and_handles_degenerate_rows(x64):
