@@ -79,5 +79,5 @@ CASES: dict[str, Case] = {
         bad_arg="prompt_times"),
     "bvjax.stats.accelerator_cost": Case(good=lambda: ((jnp.array([0.5, 2.0]), jnp.array([8, 1])), {}),
                                          bad=lambda: ((jnp.array([0.5, 2.0]), jnp.array([8, 1, 2])), {}),
-                                         bad_arg="num_accelerators"),
+                                         bad_arg="num_accelerators", static=("unit",)),
 }

@@ -132,6 +132,10 @@ def test_fit_then_predict_roundtrip(x64):
 
 
 def test_accelerator_cost(x64):
-    got = jax.jit(stats.accelerator_cost)(jnp.array([0.5, 2.0]), jnp.array([8, 1]),
-                                          cost_per_accelerator_second=jnp.array(4.0 / 3600))
-    np.testing.assert_allclose(got, [0.5 * 8 * 4 / 3600, 2.0 * 4 / 3600], rtol=RTOL)
+    t, n = np.array([0.8024375, 2.0]), np.array([8, 24])
+    fn = jax.jit(stats.accelerator_cost, static_argnames="unit")
+    # The authors' idealized cost in cents: runtime * price per GPU-hour * GPUs / 36.
+    np.testing.assert_allclose(fn(jnp.asarray(t), jnp.asarray(n)), t * 4.096 * n / 36.0, rtol=RTOL)
+    np.testing.assert_allclose(fn(jnp.asarray(t), jnp.asarray(n), price_per_accelerator_hour=3.06, unit="dollars"),
+                               t * n * 3.06 / 3600, rtol=RTOL)
+    np.testing.assert_allclose(fn(jnp.asarray(t), jnp.asarray(n), unit="accelerator_seconds"), t * n, rtol=RTOL)
