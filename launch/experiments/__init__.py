@@ -18,6 +18,7 @@ from launch.experiments import (
     bvpo_toy,
     lla_regression,
     mcts_dpo,
+    mi_alpha,
     misalignment,
     reinforce_baselines,
     saito_mnar,
@@ -85,6 +86,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "aggregate_responses": _from_module(aggregate_responses),
     "benchmark_variance": _from_module(benchmark_variance),
     "vrs_pacing": _from_module(vrs_pacing),
+    "mi_alpha": _from_module(mi_alpha),
 }
 
 
