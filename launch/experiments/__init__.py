@@ -12,10 +12,12 @@ from typing import Any, NamedTuple
 import jax
 
 from launch.experiments import (
+    agentic_hgpo,
     aggregate_responses,
     baseline_mse,
     benchmark_variance,
     bvpo_toy,
+    dcpo_entropy,
     lla_regression,
     mcts_dpo,
     mi_alpha,
@@ -87,6 +89,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "benchmark_variance": _from_module(benchmark_variance),
     "vrs_pacing": _from_module(vrs_pacing),
     "mi_alpha": _from_module(mi_alpha),
+    "agentic_hgpo": _from_module(agentic_hgpo),
+    "dcpo_entropy": _from_module(dcpo_entropy),
 }
 
 

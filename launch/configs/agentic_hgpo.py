@@ -1,0 +1,57 @@
+r"""GRPO vs GiGPO vs HGPO on an aliased key-and-door corridor, with the step advantages' bias and variance.
+
+Command:
+
+    python -m launch.main --config=launch/configs/agentic_hgpo.py --workdir=workdir/agentic_hgpo
+
+Runtime: TBD on 2 CPU cores.
+
+Expected: TBD.
+
+For an accelerator, a longer and lower-noise run on a 2-D grid:
+``--config.width=5 --config.height=3 --config.max_steps=30 --config.num_seeds=16 --config.num_steps=1500
+--config.batch_size=32 --config.meter_probes=128 --config.meter_rollouts=2048 --config.meter_draws=1024``.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.experiment = "agentic_hgpo"
+    config.seed = 0
+    config.num_steps = 150
+    config.num_seeds = 8             # independent replicas per method (vmapped)
+    config.batch_size = 8            # tasks (start cells) per step, sharded over the data axis
+    config.group_size = 8            # rollouts per task (N)
+    config.methods = ("grpo", "gigpo", "hgpo")
+    config.mode = "mean_norm"        # for every estimator: "mean_norm" (return units) or "mean_std_norm"
+    # Environment: a corridor, key in cell 0, door in the last cell.
+    config.width = 11
+    config.height = 1
+    config.max_steps = 30
+    config.gamma = 0.95
+    # Policy: MLP on the current observation and the last `memory` (observation, action) pairs.
+    config.memory = 2
+    config.hidden = 64
+    config.learning_rate = 3e-3
+    config.entropy_coef = 0.0
+    # Estimators.
+    config.history_length = 2        # HGPO's K (= the memory length)
+    config.hgpo_alpha = 1.0
+    config.hgpo_level_offset = 1     # the recipe's (k + 2)^alpha weights; 0 for the paper's (k + 1)^alpha
+    config.gigpo_step_weight = 1.0
+    # Evaluation and the meter.
+    config.eval_episodes = 256
+    config.eval_every = 10
+    config.meter_steps = (50, 70, 100)
+    config.meter_seeds = 2            # the meter runs on the first meter_seeds policies of each method
+    config.meter_probes = 32
+    config.meter_rollouts = 256
+    config.meter_draws = 128
+    config.meter_chunk = 64
+    config.log_every = 50
+    config.checkpoint_every = 50
+    config.max_checkpoints = 2
+    config.num_devices = 0           # 0: every device
+    return config
