@@ -18,6 +18,7 @@ from launch.experiments import (
     benchmark_variance,
     bvpo_toy,
     dcpo_entropy,
+    kriging_al,
     lla_regression,
     mcts_dpo,
     mi_alpha,
@@ -91,6 +92,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "mi_alpha": _from_module(mi_alpha),
     "agentic_hgpo": _from_module(agentic_hgpo),
     "dcpo_entropy": _from_module(dcpo_entropy),
+    "kriging_al": _from_module(kriging_al),
 }
 
 
