@@ -165,8 +165,11 @@ def mi_alpha_bound(scores: jax.Array, log_baseline: jax.Array | None = None, *,
     :math:`\hat I_1` equals `infonce_bound` on the K − 1 pairs left after holding one pair
     out, averaged over the held-out pair (so it is capped at :math:`\log(K-1)`); at α = 0
     it is the TUBA bound with baseline q, and with :math:`\log q \equiv 1` it equals
-    `nwj_bound`. Intermediate α trades the InfoNCE's bias for the NWJ's variance, and
-    the bound is at most :math:`\log((K-1)/\alpha)`: larger α, lower variance, larger bias.
+    `nwj_bound`. Intermediate α trades the InfoNCE's bias for the NWJ's variance (larger
+    α, lower variance, larger bias): Poole et al. bound the population value by
+    :math:`\log(K/\alpha)`, and every batch estimate satisfies
+    :math:`\hat I_\alpha \le 1 + \log((K-1)/\alpha)` (each joint term is at most
+    :math:`\log((K-1)/\alpha)`, the marginal term is non-negative).
 
     Args:
         scores: [K, K] float critic scores ``f(row item i, column item j)``, positives on

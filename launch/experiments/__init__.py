@@ -17,6 +17,7 @@ from launch.experiments import (
     baseline_mse,
     benchmark_variance,
     bvpo_toy,
+    chips_selection,
     dcpo_entropy,
     kriging_al,
     lla_regression,
@@ -93,6 +94,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "agentic_hgpo": _from_module(agentic_hgpo),
     "dcpo_entropy": _from_module(dcpo_entropy),
     "kriging_al": _from_module(kriging_al),
+    "chips_selection": _from_module(chips_selection),
 }
 
 

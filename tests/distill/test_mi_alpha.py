@@ -155,4 +155,6 @@ def test_property_finite_and_capped(s, alpha):
     got = float(_jitted_bound(jnp.asarray(s, jnp.float32), alpha=alpha))
     assert not math.isnan(got)
     if alpha > 0:
-        assert got <= math.log(4 / alpha) + 1e-3  # I_alpha <= log((K - 1) / alpha)
+        assert got <= 1 + math.log(4 / alpha) + 1e-3  # joint term <= log((K - 1) / alpha), marginal >= 0
+    if alpha == 1.0:
+        assert got <= math.log(4) + 1e-3
