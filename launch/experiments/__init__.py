@@ -24,6 +24,7 @@ from launch.experiments import (
     mcts_dpo,
     mi_alpha,
     misalignment,
+    ramp_union,
     reinforce_baselines,
     saito_mnar,
     tajwar_bandit,
@@ -95,6 +96,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "dcpo_entropy": _from_module(dcpo_entropy),
     "kriging_al": _from_module(kriging_al),
     "chips_selection": _from_module(chips_selection),
+    "ramp_union": _from_module(ramp_union),
 }
 
 
