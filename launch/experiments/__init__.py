@@ -24,6 +24,7 @@ from launch.experiments import (
     mcts_dpo,
     mi_alpha,
     misalignment,
+    portfolio_ensemble,
     ramp_union,
     reinforce_baselines,
     saito_mnar,
@@ -97,6 +98,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "kriging_al": _from_module(kriging_al),
     "chips_selection": _from_module(chips_selection),
     "ramp_union": _from_module(ramp_union),
+    "portfolio_ensemble": _from_module(portfolio_ensemble),
 }
 
 
