@@ -8,7 +8,9 @@ Both compute the percentile interval of the mean (95%) and the bootstrap standar
 - ``bvjax``: one jitted call drawing the [B, n] indices with `bvjax.stats.bootstrap_indices`
   and reducing them with `bvjax.stats.bootstrap_ci` (``quantile_rule="linear"``, which is
   scipy's ``np.percentile`` rule), in the default float32, timed with JAX's default
-  threefry key and with an ``impl="rbg"`` key (faster bits on CPU);
+  threefry key, with an ``impl="rbg"`` key (faster bits on CPU) and with
+  ``generator="hash"`` (counter-based bits that XLA fuses into the gather, so the
+  [B, n] indices are never stored);
 - ``scipy``: ``scipy.stats.bootstrap((x,), np.mean, method="percentile", vectorized=True)``
   in float64 (its default batch: all resamples at once).
 
@@ -40,9 +42,9 @@ _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed repeats per method (median 
 _CONFIDENCE = 0.95
 
 
-@functools.partial(jax.jit, static_argnames=("num_resamples",))
-def bvjax_ci(x, key, *, num_resamples):
-    idx = stats.bootstrap_indices(key, num_items=x.shape[0], num_resamples=num_resamples)
+@functools.partial(jax.jit, static_argnames=("num_resamples", "generator"))
+def bvjax_ci(x, key, *, num_resamples, generator="jax"):
+    idx = stats.bootstrap_indices(key, num_items=x.shape[0], num_resamples=num_resamples, generator=generator)
     return stats.bootstrap_ci(x, idx, confidence=_CONFIDENCE, quantile_rule="linear")
 
 
@@ -66,8 +68,11 @@ def bench_row(n: int, b: int, repeats: int) -> str:
     jax.block_until_ready(bvjax_ci(x, key, num_resamples=b))
     t_compile = time.perf_counter() - start
     jax.block_until_ready(bvjax_ci(x, rbg_key, num_resamples=b))
+    jax.block_until_ready(bvjax_ci(x, key, num_resamples=b, generator="hash"))
     t_bvjax = median_time(functools.partial(bvjax_ci, x, key, num_resamples=b), repeats, warmup=False)
     t_rbg = median_time(functools.partial(bvjax_ci, x, rbg_key, num_resamples=b), repeats, warmup=False)
+    t_hash = median_time(functools.partial(bvjax_ci, x, key, num_resamples=b, generator="hash"), repeats,
+                         warmup=False)
     t_scipy = median_time(functools.partial(scipy_ci, x64, 0, b), repeats, warmup=False)
     # Parity: bvjax on scipy's index stream gives scipy's interval (float32 vs float64).
     lo, hi, se = scipy_ci(x64, 0, b)
@@ -76,8 +81,9 @@ def bench_row(n: int, b: int, repeats: int) -> str:
     t_reduce = median_time(functools.partial(bvjax_ci_on, x, idx), repeats, warmup=False)
     diff = float(np.max(np.abs(np.array([*ours.ci, ours.standard_error], np.float64) - [lo, hi, se])))
     agree = diff < 1e-4 * max(1.0, abs(hi))
-    return (f"{n:>7} | {t_bvjax:>8.4f} | {t_rbg:>11.4f} | {t_reduce:>9.4f} | {t_compile:>9.3f} | {t_scipy:>8.4f} | "
-            f"{t_scipy / t_bvjax:>11.2f} | {t_scipy / t_rbg:>9.2f} | {diff:>21.2e} | {agree}")
+    return (f"{n:>7} | {t_bvjax:>8.4f} | {t_rbg:>11.4f} | {t_hash:>12.4f} | {t_reduce:>9.4f} | {t_compile:>9.3f} | "
+            f"{t_scipy:>8.4f} | {t_scipy / t_bvjax:>11.2f} | {t_scipy / t_rbg:>9.2f} | {t_scipy / t_hash:>10.2f} | "
+            f"{diff:>21.2e} | {agree}")
 
 
 def main(argv):
@@ -85,8 +91,9 @@ def main(argv):
     b = _NUM_RESAMPLES.value
     print(f"Percentile bootstrap CI of the mean, B = {b} resamples, {int(100 * _CONFIDENCE)}%; backend "
           f"{jax.default_backend()} ({jax.device_count()} device(s)); median of {_REPEATS.value} runs.")
-    header = (f"{'n':>7} | {'bvjax s':>8} | {'bvjax rbg s':>11} | {'reduce s':>9} | {'compile s':>9} | {'scipy s':>8} | "
-              f"{'scipy/bvjax':>11} | {'scipy/rbg':>9} | {'max |dCI| same stream':>21} | agree")
+    header = (f"{'n':>7} | {'bvjax s':>8} | {'bvjax rbg s':>11} | {'bvjax hash s':>12} | {'reduce s':>9} | "
+              f"{'compile s':>9} | {'scipy s':>8} | {'scipy/bvjax':>11} | {'scipy/rbg':>9} | {'scipy/hash':>10} | "
+              f"{'max |dCI| same stream':>21} | agree")
     print(header)
     print("-" * len(header))
     for n in (int(v) for v in _NUM_ITEMS.value):

@@ -87,7 +87,7 @@ CASES: dict[str, Case] = {
     "bvjax.stats.bootstrap_indices": Case(
         good=lambda: ((jax.random.key(0),), {"num_items": 5, "num_resamples": 3}),
         bad=lambda: ((jnp.zeros(3, jnp.uint32),), {"num_items": 5, "num_resamples": 3}),
-        bad_arg="key", static=("num_items", "num_resamples")),
+        bad_arg="key", static=("num_items", "num_resamples", "generator")),
     "bvjax.stats.out_of_bag_mask": Case(good=lambda: ((_idx(),), {}), bad=lambda: ((_idx(bad=True),), {}),
                                         bad_arg="indices", static=("num_items",)),
     "bvjax.stats.bootstrap_ci": Case(

@@ -69,7 +69,8 @@ def test_linear_rule_matches_scipy_bootstrap(x64):
     np.testing.assert_allclose(got.standard_error, res.standard_error, rtol=RTOL)
 
 
-def test_bootstrap_ci_covers_the_mean_at_the_nominal_rate():
+@pytest.mark.parametrize("generator", ["jax", "hash"])
+def test_bootstrap_ci_covers_the_mean_at_the_nominal_rate(generator):
     # 500 data sets of 50 N(1, 2^2) draws, 500 resamples each, all in one vmapped call; the
     # mlxtend rank rule on even data sets, the linear rule on odd ones.
     reps, n, b = 500, 50, 500
@@ -77,7 +78,7 @@ def test_bootstrap_ci_covers_the_mean_at_the_nominal_rate():
     def one(key, linear):
         data_key, boot_key = jax.random.split(key)
         x = 1.0 + 2.0 * jax.random.normal(data_key, (n,))
-        idx = stats.bootstrap_indices(boot_key, num_items=n, num_resamples=b)
+        idx = stats.bootstrap_indices(boot_key, num_items=n, num_resamples=b, generator=generator)
         ordered = jnp.sort(jax.vmap(lambda i: jnp.mean(x[i]))(idx))
         lo, hi = stats.bootstrap_ci(x, idx, quantile_rule="linear").ci
         rank_lo, rank_hi = ordered[round(0.025 * b) - 1], ordered[round(0.975 * b) - 1]  # mlxtend's rule
@@ -215,3 +216,37 @@ def test_multiply_shift_is_exact_and_uniform():
     assert scipy.stats.chisquare(counts).pvalue > 1e-3
     rbg = stats.bootstrap_indices(jax.random.key(3, impl="rbg"), num_items=7, num_resamples=4)
     assert rbg.shape == (4, 7) and int(rbg.max()) < 7
+
+
+def test_hash_generator_is_uniform_and_its_resamples_independent():
+    n, b = 37, 20_000
+    idx = np.asarray(jax.jit(functools.partial(stats.bootstrap_indices, num_items=n, num_resamples=b,
+                                               generator="hash"))(jax.random.key(5)))
+    assert idx.min() >= 0 and idx.max() < n
+    assert scipy.stats.chisquare(np.bincount(idx.ravel(), minlength=n)).pvalue > 1e-3
+    # Successive draws (within a row and across rows) carry no information about each other.
+    pairs = np.bincount((idx[:, :-1] * n + idx[:, 1:]).ravel(), minlength=n * n)
+    assert scipy.stats.chisquare(pairs).pvalue > 1e-3
+    across = np.bincount((idx[:-1, 0] * n + idx[1:, 0]), minlength=n * n)
+    assert scipy.stats.chisquare(across).pvalue > 1e-3
+    # Resample means: variance sigma^2/n as for i.i.d. draws, no correlation between rows.
+    x = np.random.default_rng(0).normal(size=n)
+    means = x[idx].mean(axis=1)
+    ratio = means.var() / (x.var() / n)
+    assert abs(ratio - 1) < 4 * np.sqrt(2 / b), ratio
+    assert abs(np.corrcoef(means[:-1], means[1:])[0, 1]) < 4 / np.sqrt(b)
+    # Every bit of the underlying words is fair, and distinct keys give distinct streams.
+    from bvjax.stats._bootstrap import _hash_bits
+
+    bits = np.asarray(_hash_bits(jax.random.key(6), 1000, 100)).ravel()
+    ones = np.array([((bits >> k) & 1).mean() for k in range(32)])
+    assert np.all(np.abs(ones - 0.5) < 4 * 0.5 / np.sqrt(bits.size)), ones
+    other = np.asarray(stats.bootstrap_indices(jax.random.key(7), num_items=n, num_resamples=50, generator="hash"))
+    assert np.mean(other == idx[:50]) < 2 / n
+
+
+def test_hash_generator_rejects_counter_overflow():
+    with pytest.raises(ValueError, match="num_resamples"):
+        stats.bootstrap_indices(jax.random.key(0), num_items=2**16, num_resamples=2**16, generator="hash")
+    with pytest.raises(ValueError, match="generator"):
+        stats.bootstrap_indices(jax.random.key(0), num_items=5, num_resamples=3, generator="numpy")
