@@ -14,11 +14,13 @@ import jax
 from launch.experiments import (
     agentic_hgpo,
     aggregate_responses,
+    arl_modalities,
     baseline_mse,
     benchmark_variance,
     bvpo_toy,
     chips_selection,
     dcpo_entropy,
+    ibcl_toy,
     kriging_al,
     lla_regression,
     mcts_dpo,
@@ -99,6 +101,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "chips_selection": _from_module(chips_selection),
     "ramp_union": _from_module(ramp_union),
     "portfolio_ensemble": _from_module(portfolio_ensemble),
+    "arl_modalities": _from_module(arl_modalities),
+    "ibcl_toy": _from_module(ibcl_toy),
 }
 
 
