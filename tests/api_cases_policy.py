@@ -91,7 +91,7 @@ CASES = {
         good=lambda: ((jnp.array([0, 1, 5]),), {"off_policy_gate": 2}),
         bad=lambda: ((jnp.zeros((2, 3), jnp.int32),), {}),
         bad_arg="num_correct",
-        static=("sft_gate", "off_policy_gate"),
+        static=("sft_gate", "off_policy_gate", "strategy"),
     ),
     "bvjax.rl.dypo_route": Case(
         good=lambda: ((jnp.array([[0.0, 1.0], [1.0, 1.0]]),), {}),

@@ -25,7 +25,8 @@ class HPTGate(NamedTuple):
     off_policy: jax.Array
 
 
-def hpt_gate(num_correct: jax.Array, *, sft_gate: int = 0, off_policy_gate: int | None = None) -> HPTGate:
+def hpt_gate(num_correct: jax.Array, *, sft_gate: int = 0, off_policy_gate: int | None = None,
+             strategy: str = "switch") -> HPTGate:
     r"""HPT's switch: per prompt, SFT on the demonstration, off-policy RL, or on-policy RL.
 
     With :math:`k` = ``num_correct`` of a prompt's rollouts, gates :math:`\gamma \le \gamma_{off}`:
@@ -35,6 +36,11 @@ def hpt_gate(num_correct: jax.Array, *, sft_gate: int = 0, off_policy_gate: int 
                (1, 0) & k > \gamma_{off}\ \text{(RL)}\end{cases}
 
     and the loss is :math:`L = \alpha L_{RL} + \beta L_{SFT}` (+ the off-policy term).
+    This is the paper's HPT and the code's ``unify_strategy="switch"``.
+
+    ``strategy="soft"`` is the code's other branch: every prompt keeps its rollouts and
+    also gets its demonstration as an SFT sample, :math:`(\alpha, \beta) = (1, 1)`
+    whatever the count (the gates are ignored), i.e. a fixed SFT + RL mixture.
 
     Args:
         num_correct: [P] int, correct rollouts per prompt (e.g. ``(rewards > 0).sum(-1)``).
@@ -42,6 +48,7 @@ def hpt_gate(num_correct: jax.Array, *, sft_gate: int = 0, off_policy_gate: int 
             is correct).
         off_policy_gate: :math:`\gamma_{off} \ge \gamma`; None uses ``sft_gate`` (an empty
             off-policy band, as the training script; the code's yaml default is 2).
+        strategy: ``"switch"`` (default, the paper) or ``"soft"`` (static).
 
     Returns:
         `HPTGate` of [P] arrays.
@@ -58,13 +65,19 @@ def hpt_gate(num_correct: jax.Array, *, sft_gate: int = 0, off_policy_gate: int 
         2509.04419), Algorithm 1 (HPT) and the official code's ``select_on_off_ada_balance``
         ("switch" strategy).
 
-    Departures: only the "switch" strategy; the code's "soft" per-count coefficient tables
-    are not provided.
+    The spec (shared/spec/rl.md section 7) mentions per-count coefficient tables for the
+    "soft" strategy; the code read here (``hpt/verl/verl/mix_src/mix_trainer.py``) has
+    none: its soft branch returns "remove 0, add 0 rollouts, add 1 demonstration" for
+    every count, which is what ``"soft"`` implements.
     """
     _checks.dims(num_correct=(num_correct, "[P]", "int"))
     _checks.in_range("sft_gate", sft_gate, low=0)
     off_gate = sft_gate if off_policy_gate is None else off_policy_gate
     _checks.in_range("off_policy_gate", off_gate, low=sft_gate)
+    _checks.one_of("strategy", strategy, ("switch", "soft"))
+    if strategy == "soft":
+        ones = jnp.ones(num_correct.shape, jnp.float32)
+        return HPTGate(ones, ones, jnp.zeros(num_correct.shape, bool))
     sft = num_correct <= sft_gate
     off = (num_correct > sft_gate) & (num_correct <= off_gate)
     rl = num_correct > off_gate

@@ -142,3 +142,13 @@ def test_wrong_shapes():
         dypo_route(jnp.zeros((2, 3)), mask=jnp.ones((2, 2), bool))
     with pytest.raises(ValueError, match="temperature_log_ratio"):
         dcpo_advantages(jnp.zeros(2), jnp.zeros(2), jnp.zeros((3, 2)), jnp.ones((2, 2), bool), jnp.array(0.0))
+
+
+def test_hpt_soft_strategy_keeps_rollouts_and_adds_the_demonstration():
+    counts = jnp.array([0, 1, 4, 8], jnp.int32)
+    gate = jax.jit(hpt_gate, static_argnames=("strategy",))(counts, strategy="soft")
+    np.testing.assert_array_equal(gate.rl_weight, [1, 1, 1, 1])
+    np.testing.assert_array_equal(gate.sft_weight, [1, 1, 1, 1])
+    assert not np.asarray(gate.off_policy).any()
+    with pytest.raises(ValueError, match="strategy"):
+        hpt_gate(counts, strategy="table")
