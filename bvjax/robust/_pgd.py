@@ -104,7 +104,8 @@ def project_l1_ball(v: jax.Array, *, radius: float | jax.Array = 1.0, lower: jax
         projection; ours is the sort-based exact solution of the same KKT system).
     """
     _checks.dims(v=(v, "[..., D]", "float"))
-    _checks.float_dtype(radius=radius)
+    if hasattr(radius, "dtype"):
+        _checks.dtype_kind("number", radius=radius)
     shape = v.shape
     for name, bound in (("lower", lower), ("upper", upper)):
         if bound is not None and tuple(jnp.shape(bound)) != tuple(shape):

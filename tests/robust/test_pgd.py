@@ -73,6 +73,7 @@ def test_l1_projection_float32_and_inside_points_unchanged():
     np.testing.assert_allclose(p[0], v[0])
     np.testing.assert_allclose(p[1], _duchi_np(np.asarray(v[1]), 1.0), atol=1e-6)
     np.testing.assert_array_equal(project_l1_ball(v, radius=0.0), jnp.zeros_like(v))
+    np.testing.assert_allclose(project_l1_ball(v, radius=2), project_l1_ball(v, radius=2.0))  # a Python int radius
 
 
 @pytest.mark.parametrize("jit", [False, True])
