@@ -4,9 +4,15 @@ Command:
 
     python -m launch.main --config=launch/configs/dcpo_entropy.py --workdir=workdir/dcpo_entropy
 
-Runtime: TBD on 2 CPU cores.
+Runtime: about 45 s on 2 CPU cores shared with other jobs (9 s of CPU time, mostly compilation).
 
-Expected: TBD.
+Expected (measured at seed 0, README results table; mean ± std over 8 seeds, exact figures of
+the policy): both methods reach expected reward 0.998 by step 1000 and follow the same entropy
+curve down to H₀ = 0.5 (DCPO a little faster early on, since H > H₀ makes it sharpen with
+T = 0.8); after that GRPO keeps collapsing (entropy 0.327 at step 500, 0.181 ± 0.069 at step
+1000; correct answers with π ≥ 0.05: 1.20 ± 0.13 of 4) while DCPO levels off and climbs back
+(0.329, then 0.351 ± 0.028; coverage 1.57 ± 0.10), batch α ≈ 0.09. With
+``--config.entropy_base=1.0`` DCPO ends at 0.503 ± 0.057 (coverage 1.83 ± 0.16).
 
 For an accelerator (more prompts and seeds, longer):
 ``--config.num_prompts=256 --config.num_arms=128 --config.batch_size=128 --config.num_seeds=32

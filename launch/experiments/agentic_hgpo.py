@@ -363,7 +363,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         steps, value = series(history, f"success/{name}")
         _, sd = series(history, f"success_std/{name}")
         axes[0].plot(steps, value, label=name)
-        axes[0].fill_between(steps, value - sd, value + sd, alpha=0.2)
+        axes[0].fill_between(steps, np.clip(value - sd, 0, 1), np.clip(value + sd, 0, 1), alpha=0.2)
     axes[0].set_xlabel("step")
     axes[0].set_title(f"success rate (mean ± std over {config.num_seeds} seeds)")
     axes[0].legend()
@@ -373,8 +373,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         for j, name in enumerate(ESTIMATORS):
             b = [r[f"bias_squared/{name}"] for r in meter_rows]
             v = [r[f"variance/{name}"] for r in meter_rows]
-            axes[1].bar(x + j * width, b, width, label=f"{name} bias²")
-            axes[1].bar(x + j * width, v, width, bottom=np.maximum(b, 0), alpha=0.45, label=f"{name} variance")
+            axes[1].bar(x + j * width, b, width, color=f"C{j}", label=f"{name} bias²")
+            axes[1].bar(x + j * width, v, width, bottom=np.maximum(b, 0), color=f"C{j}", alpha=0.35,
+                        label=f"{name} variance")
         axes[1].set_xticks(x + 1.5 * width, [str(r["step"]) for r in meter_rows])
         axes[1].set_xlabel("checkpoint step")
         axes[1].set_title("step-advantage MSE = bias² (solid) + variance (light)")

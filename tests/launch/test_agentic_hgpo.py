@@ -11,7 +11,10 @@ from launch.experiments import agentic_hgpo as experiment
 
 TINY = {"num_steps": 4, "eval_every": 2, "log_every": 2, "checkpoint_every": 4, "num_seeds": 2, "group_size": 4,
         "width": 5, "max_steps": 10, "hidden": 16, "eval_episodes": 16, "meter_steps": (4,), "meter_seeds": 1,
-        "meter_probes": 4, "meter_rollouts": 16, "meter_draws": 8, "meter_chunk": 8}
+        "meter_probes": 4, "meter_rollouts": 16, "meter_draws": 8, "meter_chunk": 8,
+        # One device: on 8 fake CPU devices the replicated meter runs 8 times over and, on 2 loaded
+        # cores, XLA:CPU collectives can time out waiting for the slowest device.
+        "num_devices": 1}
 
 
 def test_forced_rollout_replays_the_environment():
