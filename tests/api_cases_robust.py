@@ -141,6 +141,11 @@ CASES = {
         bad=lambda: ((_feats(), jnp.ones((B, D)), _feats(d=D + 1), jnp.full((B, D), 2.0)), {}),
         bad_arg="mean2",
     ),
+    "bvjax.continual.fgcs_match": Case(
+        good=lambda: ((_feats(b=1)[0], jnp.ones(D), _feats(), jnp.ones((B, D))), {"threshold": 0.01}),
+        bad=lambda: ((_feats(b=1)[0], jnp.ones(D), _feats(), jnp.ones((B + 1, D))), {}),
+        bad_arg="sigmas",
+    ),
     "bvjax.continual.preference_weights": Case(
         good=lambda: ((jnp.array([0.3, 0.7]), jnp.array([0, 0, 1])), {"num_tasks": 2}),
         bad=lambda: ((jnp.array([0.3, 0.7, 0.0]), jnp.array([0, 0, 1])), {"num_tasks": 2}),

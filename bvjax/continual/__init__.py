@@ -5,10 +5,12 @@ Each public name is re-exported from a private module and listed in ``__all__``.
 
 from bvjax.continual._ibcl import (
     DiagGaussian,
+    FGCSMatch,
     HDRBox,
     combine_gaussians,
     diag_gaussian_kl,
     fgcs_distance,
+    fgcs_match,
     gaussian_hdr_box,
     in_gaussian_hdr,
     preference_weights,
@@ -17,10 +19,12 @@ from bvjax.continual._ibcl import (
 
 __all__ = [
     "DiagGaussian",
+    "FGCSMatch",
     "HDRBox",
     "combine_gaussians",
     "diag_gaussian_kl",
     "fgcs_distance",
+    "fgcs_match",
     "gaussian_hdr_box",
     "in_gaussian_hdr",
     "preference_weights",

@@ -111,6 +111,57 @@ def fgcs_distance(mean1: jax.Array, sigma1: jax.Array, mean2: jax.Array, sigma2:
     return (jnp.linalg.norm(mean1 - mean2, axis=-1) + jnp.linalg.norm(sigma1 - sigma2, axis=-1)) / p
 
 
+class FGCSMatch(NamedTuple):
+    """The knowledge base's closest extreme point to a new posterior: ``index`` [] int, ``distance`` [] float,
+    ``redundant`` [] bool (distance <= threshold: reuse that extreme point instead of adding the new one)."""
+
+    index: jax.Array
+    distance: jax.Array
+    redundant: jax.Array
+
+
+def fgcs_match(mean: jax.Array, sigma: jax.Array, means: jax.Array, sigmas: jax.Array, *,
+               threshold: float = 0.01) -> FGCSMatch:
+    r"""IBCL's sublinear-buffer rule: the nearest extreme point to a new posterior, and whether to reuse it.
+
+    .. math::  e^* = \arg\min_e d(Q, Q_e),\qquad \text{redundant} \iff d(Q, Q_{e^*}) \le d_{\max}
+
+    with :math:`d` the `fgcs_distance`. A redundant posterior is not added to the
+    knowledge base; its task points to extreme point :math:`e^*` instead, so the buffer
+    grows sublinearly when tasks repeat. Ties go to the lowest index.
+
+    Args:
+        mean: [P] float, the new posterior's means.
+        sigma: [P] float, its standard deviations.
+        means: [E, P] float (E >= 1), the knowledge base's extreme points.
+        sigmas: [E, P] float.
+        threshold: :math:`d_{\max} \ge 0` (IBCL's default 0.01).
+
+    Returns:
+        `FGCSMatch` ``(index, distance, redundant)``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from bvjax.continual import fgcs_match
+        >>> kb_mean, kb_sigma = jnp.array([[0.0, 0.0], [1.0, 1.0]]), jnp.ones((2, 2))
+        >>> m = fgcs_match(jnp.array([0.99, 1.0]), jnp.ones(2), kb_mean, kb_sigma, threshold=0.01)
+        >>> int(m.index), bool(m.redundant)
+        (1, True)
+
+    References:
+        Lu, Caprio, Eaton and Lee, IBCL, 2023 (arXiv 2305.14782); the distance and the
+        threshold 0.01 are the official code's (ibcl-anon/ibcl @fe7787b, ``fgcs_update.py``).
+    """
+    s = _checks.dims(kind="float", mean=(mean, "[P]"), sigma=(sigma, "[P]"), means=(means, "[E, P]"),
+                     sigmas=(sigmas, "[E, P]"))
+    if s["E"] < 1:
+        raise ValueError(f"means: expected [E, P] with E >= 1 extreme points, got shape {tuple(means.shape)}")
+    _checks.in_range("threshold", threshold, low=0.0)
+    d = fgcs_distance(jnp.broadcast_to(mean, means.shape), jnp.broadcast_to(sigma, sigmas.shape), means, sigmas)
+    index = jnp.argmin(d)
+    return FGCSMatch(index, d[index], d[index] <= threshold)
+
+
 def preference_weights(preference: jax.Array, task_ids: jax.Array, *, num_tasks: int) -> jax.Array:
     r"""IBCL's preference → extreme-point weights: :math:`\beta_k^j = w_k / m_k`.
 

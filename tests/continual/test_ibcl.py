@@ -14,6 +14,7 @@ from bvjax.continual import (
     combine_gaussians,
     diag_gaussian_kl,
     fgcs_distance,
+    fgcs_match,
     gaussian_hdr_box,
     in_gaussian_hdr,
     preference_weights,
@@ -143,3 +144,17 @@ def test_hdr_holds_the_pareto_optimal_parameters_at_the_stated_rate():
         sample = g.mean + g.sigma * jax.random.normal(jax.random.key(int(10 * w1)), g.mean.shape)
         exact = float(jnp.mean(in_gaussian_hdr(sample, g.mean, g.sigma, alpha=alpha)))
         assert abs(exact - (1 - alpha)) < 3 * se, (w1, exact)
+
+
+def test_fgcs_match_matches_numpy_and_reuses_repeated_tasks():
+    rng = np.random.default_rng(4)
+    kb_m, kb_s = rng.normal(size=(5, 7)), rng.uniform(0.1, 1, size=(5, 7))
+    new_m, new_s = kb_m[3] + 1e-3 * rng.normal(size=7), kb_s[3].copy()
+    got = jax.jit(fgcs_match)(*(jnp.asarray(a, jnp.float32) for a in (new_m, new_s, kb_m, kb_s)), threshold=0.01)
+    d = (np.linalg.norm(kb_m - new_m, axis=1) + np.linalg.norm(kb_s - new_s, axis=1)) / 7
+    assert int(got.index) == int(np.argmin(d)) == 3 and bool(got.redundant)
+    np.testing.assert_allclose(got.distance, d.min(), rtol=1e-4)
+    far = fgcs_match(jnp.full(7, 5.0), jnp.ones(7), jnp.asarray(kb_m, jnp.float32), jnp.asarray(kb_s, jnp.float32))
+    assert not bool(far.redundant)
+    with pytest.raises(ValueError, match="means"):
+        fgcs_match(jnp.zeros(7), jnp.ones(7), jnp.zeros((0, 7)), jnp.zeros((0, 7)))
