@@ -30,6 +30,7 @@ from launch.experiments import (
     ramp_union,
     reinforce_baselines,
     saito_mnar,
+    simplicity_bias,
     tajwar_bandit,
     vrs_pacing,
 )
@@ -103,6 +104,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "portfolio_ensemble": _from_module(portfolio_ensemble),
     "arl_modalities": _from_module(arl_modalities),
     "ibcl_toy": _from_module(ibcl_toy),
+    "simplicity_bias": _from_module(simplicity_bias),
 }
 
 
