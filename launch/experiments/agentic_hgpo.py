@@ -20,8 +20,8 @@ isolates the effect of grouping by the current observation vs by the history.
 The policy loss is `bvjax.rl.ppo_clip_loss` (one on-policy update per batch, so the
 ratio is 1) reduced with `bvjax.rl.aggregate_loss` (token-mean over valid steps).
 
-**The meter.** At ``config.meter_steps``, for each trained policy, ``meter_probes``
-(history, action) pairs are drawn from the policy's own rollouts (a random task, then a
+**The meter.** At ``config.meter_steps``, for the first ``meter_seeds`` policies of each
+method, ``meter_probes`` (history, action) pairs are drawn from the policy's own rollouts (a random task, then a
 uniformly chosen valid step). The ground truth is the Monte Carlo advantage
 :math:`A^*(h_t, a_t) = Q(h_t, a_t) - \\sum_a \\pi(a\\mid h_t) Q(h_t, a)`, each
 :math:`Q(h_t, a)` the mean discounted return from step t over ``meter_rollouts``
@@ -31,7 +31,9 @@ probe's trajectory being its fixed prefix plus a sampled continuation; each esti
 advantage at the probe step is read off the same group (common random numbers). The
 meter (`bvjax.diagnostics.bias_variance`) gives bias², variance and MSE per estimator;
 the figures are per probe step (summed over probes / number of probes) and averaged over
-all trained policies (every method and seed). With ``mode="mean_norm"`` (the default)
+those policies. Bias here is of the advantage, not of the policy gradient: an error that
+depends on the history but not on the action (a mismatched baseline) counts as bias² yet
+leaves the expected gradient (nearly) unchanged. With ``mode="mean_norm"`` (the default)
 every estimator is in return units, as :math:`A^*` is; with ``"mean_std_norm"`` they are
 not, and bias² then mostly measures scale.
 """
