@@ -26,12 +26,13 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bvjax import _checks
 from bvjax.fairness._pid import _cmi_nats, _mi_nats
 
 _LN2 = math.log(2.0)
-_STEPS = 2.0 ** -jnp.arange(40)
+_STEPS = 2.0 ** -np.arange(40.0)  # line-search step sizes (NumPy: no device array at import)
 
 
 class AGLFOPResult(NamedTuple):
@@ -145,7 +146,7 @@ def aglfop(p_szy: jax.Array, *, eps_global: float, eps_local: float, num_stages:
         h = h + 1e-12 * jnp.trace(jnp.abs(h)) / n * jnp.eye(n, dtype=dtype)
         d = -jnp.linalg.solve(h, g)
         d = jnp.where(jnp.all(jnp.isfinite(d)), d, -g)
-        steps = _STEPS.astype(dtype)
+        steps = jnp.asarray(_STEPS, dtype)
         values = jax.vmap(lambda a: barrier(x + a * d, mu))(steps)
         best = jnp.argmin(values)
         better = values[best] < barrier(x, mu)

@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bvjax.fairness import impression_variance, impression_variance_summary, pacing_multiplier_update
 
@@ -64,3 +66,17 @@ def test_controller_update_matches_numpy_and_reduces_gap():
 def test_bad_threshold():
     with pytest.raises(ValueError, match="threshold"):
         impression_variance_summary(jnp.ones((2, 2)), jnp.ones((2, 2)), threshold=1.5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.0, 0.9))
+def test_variance_property(seed, zero_share):
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, 20, (5, 3)).astype(np.float32)
+    e = rng.uniform(0, 5, (5, 3)).astype(np.float32)
+    d[rng.uniform(size=d.shape) < zero_share] = 0.0
+    e[rng.uniform(size=e.shape) < zero_share] = 0.0
+    out = np.asarray(impression_variance(jnp.asarray(d), jnp.asarray(e)))
+    ref = np.array([tv64(d[a].astype(np.float64), e[a].astype(np.float64)) for a in range(5)])
+    assert np.all(np.isfinite(out)) and np.all((out >= 0) & (out <= 1 + 1e-6))
+    np.testing.assert_allclose(out, ref, atol=1e-6)

@@ -157,3 +157,12 @@ def test_mutual_information_gradient():
 def test_bad_unit():
     with pytest.raises(ValueError, match="unit"):
         mutual_information(jnp.ones((2, 2)), unit="dits")
+
+
+def test_vmap_matches_loop():
+    ps = jnp.asarray(np.random.default_rng(7).dirichlet(np.ones(8), size=4).reshape(4, 2, 2, 2), jnp.float32)
+    batched = jax.vmap(pid_disparity)(ps)
+    for i in range(4):
+        single = pid_disparity(ps[i])
+        for a, b in zip(batched, single):
+            np.testing.assert_allclose(float(a[i]), float(b), atol=1e-5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import jax.test_util
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -103,3 +104,22 @@ def test_bad_inputs():
         mean_variance_weights(jnp.ones(2), jnp.eye(2), risk_aversion=0.0)
     with pytest.raises(ValueError, match="benchmark"):
         information_ratio(jnp.ones(4), jnp.ones((2, 4)))
+
+
+def test_gradients():
+    mu, cov = _problem(4)
+    r = np.random.default_rng(5).normal(0.001, 0.01, 30)
+    with jax.enable_x64(True):
+        jax.test_util.check_grads(lambda x: sharpe_ratio(x), (jnp.asarray(r),), order=1, modes=("rev",), eps=1e-7)
+        jax.test_util.check_grads(lambda c: min_variance_weights((c + c.T) / 2), (jnp.asarray(cov),), order=1,
+                                  modes=("rev",), eps=1e-6)
+        jax.test_util.check_grads(lambda m: mean_variance_weights(m, jnp.asarray(cov), risk_aversion=2.0),
+                                  (jnp.asarray(mu),), order=1, modes=("fwd", "rev"))
+
+
+def test_vmap_over_portfolios():
+    _, cov = _problem(4)
+    covs = jnp.stack([jnp.asarray(cov, jnp.float32) * s for s in (1.0, 2.0, 0.5)])
+    out = jax.vmap(min_variance_weights)(covs)
+    for i in range(3):
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(min_variance_weights(covs[i])), rtol=1e-5)
