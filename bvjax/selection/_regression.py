@@ -46,7 +46,12 @@ def _vif_from_gram(g, keep, rel_tol):
 
 
 def _gram(x, center):
+    # VIF is invariant to column scaling: scale every column to unit norm first, so that the
+    # pseudo-inverse's relative cutoff sees a well-scaled Gram matrix (float32 designs with
+    # columns on scales 1e-2 ... 1e3 would otherwise lose their small directions).
     z = x - jnp.mean(x, axis=0) if center else x
+    norm = jnp.sqrt(jnp.sum(z * z, axis=0))
+    z = z / jnp.where(norm > 0, norm, 1.0)
     return z.T @ z
 
 

@@ -212,3 +212,12 @@ def test_lasso_shape_errors():
         multinomial_lasso_fit(x, y, num_classes=1, lam=0.1)
     with pytest.raises(ValueError, match="test_masks"):
         multinomial_lasso_cv(x, y, jnp.ones((2, 4), bool), jnp.ones(3), num_classes=2)
+
+
+def test_vif_float32_with_columns_on_different_scales():
+    # Wine: columns from ~0.1 (hue) to ~1000 (proline); float32 must still match float64 statsmodels.
+    x, _ = load_wine(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = _sm_vif_const(x)
+    np.testing.assert_allclose(variance_inflation_factor(jnp.asarray(x, jnp.float32)), want, rtol=1e-4)
