@@ -259,18 +259,36 @@ def _ground_truth(config, params, reset_key, actions, t, probs, key):
     qs, qvar = jax.vmap(q)(jnp.arange(NUM_ACTIONS), jax.random.split(key, NUM_ACTIONS))
     a_t = actions[t]
     coef = jax.nn.one_hot(a_t, NUM_ACTIONS) - probs  # A* = sum_a coef_a Q(a)
-    return jnp.dot(coef, qs), jnp.dot(coef**2, qvar)
+    return jnp.dot(coef, qs), jnp.dot(coef**2, qvar), qs - jnp.dot(probs, qs)
 
 
-def _probe_estimates(config, params, reset_key, actions, t, key):
-    """One draw: each estimator's advantage at the probe step, from a fresh group of the probe's task."""
+def _probe_estimates(config, params, reset_key, actions, t, probs, key):
+    """One draw: each estimator's advantage at the probe step, from a fresh group of the probe's task.
+
+    The probe's prefix is replayed with each action a at step t (one continuation per a, on
+    the same sampling key), and each variant joins the same group_size - 1 fresh
+    trajectories: ``name`` is the advantage for the probe's own action (one draw of the
+    estimator as training sees it); ``name/centred`` the sqrt(pi)-weighted, action-centred
+    advantages sqrt(pi_a) (A_a - sum_b pi_b A_b) over all four actions.
+    """
     g = config.group_size
-    forced = jnp.zeros((g, config.max_steps), jnp.int32).at[0].set(actions)
-    num_forced = jnp.zeros((g,), jnp.int32).at[0].set(t + 1)
-    traj = jax.vmap(lambda s, f, n: _rollout(config, params, reset_key, s, f, n))(
-        jax.random.split(key, g), forced, num_forced)
+    variants = jax.vmap(lambda a: actions.at[t].set(a))(jnp.arange(NUM_ACTIONS))
+    forced = jnp.concatenate([variants, jnp.zeros((g - 1, config.max_steps), jnp.int32)])
+    num_forced = jnp.concatenate([jnp.full((NUM_ACTIONS,), t + 1), jnp.zeros((g - 1,), jnp.int32)])
+    probe_key, others_key = jax.random.split(key)
+    sample = jnp.concatenate([jnp.stack([probe_key] * NUM_ACTIONS), jax.random.split(others_key, g - 1)])
+    traj = jax.vmap(lambda s, f, n: _rollout(config, params, reset_key, s, f, n))(sample, forced, num_forced)
+    rows = jnp.concatenate([jnp.arange(NUM_ACTIONS)[:, None],
+                            jnp.broadcast_to(jnp.arange(NUM_ACTIONS, NUM_ACTIONS + g - 1), (NUM_ACTIONS, g - 1))],
+                           axis=1)  # [A, g]: group a = variant a + the shared fresh trajectories
+    groups = jax.tree.map(lambda x: x[rows], traj)
     task_ids = jnp.zeros((g,), jnp.int32)
-    return {name: _advantages(config, name, traj, task_ids)[0, t] for name in ESTIMATORS}
+    out = {}
+    for name in ESTIMATORS:
+        adv = jax.vmap(lambda tr, name=name: _advantages(config, name, tr, task_ids)[0, t])(groups)  # [A]
+        out[name] = adv[actions[t]]
+        out[f"{name}/centred"] = jnp.sqrt(probs) * (adv - jnp.dot(probs, adv))
+    return out
 
 
 def _meter(config, params, key):
@@ -285,15 +303,15 @@ def _meter(config, params, key):
     t = jax.random.categorical(jax.random.fold_in(probe_key, 2), logits).astype(jnp.int32)
     rows = jnp.arange(p)
     probs = jnp.exp(probes["logp_all"][rows, t])
-    truth, truth_var = jax.vmap(functools.partial(_ground_truth, config, params))(
+    truth, truth_var, centred = jax.vmap(functools.partial(_ground_truth, config, params))(
         reset_keys, probes["action"], t, probs, jax.random.split(ref_key, p))
 
     def estimator(k):
-        est = jax.vmap(functools.partial(_probe_estimates, config, params))(
-            reset_keys, probes["action"], t, jax.random.split(k, p))
-        return est
+        return jax.vmap(functools.partial(_probe_estimates, config, params))(
+            reset_keys, probes["action"], t, probs, jax.random.split(k, p))
 
     reference = dict.fromkeys(ESTIMATORS, truth)
+    reference.update({f"{name}/centred": jnp.sqrt(probs) * centred for name in ESTIMATORS})
     result = bias_variance(estimator, reference, draw_key, num_draws=config.meter_draws,
                            chunk_size=config.meter_chunk)
     out = {"ref_noise": jnp.mean(truth_var), "ref_var": jnp.var(truth),
@@ -306,6 +324,9 @@ def _meter(config, params, key):
         mean = result.mean[name]
         cov = jnp.mean((mean - mean.mean()) * (truth - truth.mean()))
         out[f"corr/{name}"] = cov / jnp.maximum(jnp.std(mean) * jnp.std(truth), 1e-12)
+        stats = result.per_leaf[f"{name}/centred"]
+        out[f"centred_bias_squared/{name}"] = stats.bias_squared / p
+        out[f"centred_bias_squared_se/{name}"] = stats.bias_squared_stderr / p
     return out
 
 
@@ -324,7 +345,7 @@ def _meter_keys(config):
     fields = ["ref_noise", "ref_var", "key_fraction"]
     for name in ESTIMATORS:
         fields += [f"{f}/{name}" for f in ("bias_squared", "variance", "mse", "bias_squared_se", "variance_se",
-                                            "mse_se", "corr")]
+                                            "mse_se", "corr", "centred_bias_squared", "centred_bias_squared_se")]
     return fields
 
 
@@ -419,17 +440,21 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
              "probes between an estimator's mean and A*; `ref noise` the Monte Carlo variance of A* itself "
              "(bias² carries it as a floor), `Var A*` the spread of the true advantages, `key` the share of "
              "probe steps taken while holding the key. `gigpo_step` is GiGPO's step part alone (groups by the "
-             "current observation only; = HGPO with K = 0), the estimator HGPO's history levels refine."),
+             "current observation only; = HGPO with K = 0), the estimator HGPO's history levels refine. `action-centred bias²` is the "
+             "π-weighted Σ_a π(a)(E[Â_a − Σ_b π(b) Â_b] − A*(a))² over all four actions at the probe (each "
+             "action replayed into the same group): the part of the bias that can bias the policy gradient, "
+             "with history-only offsets removed."),
             "",
-            "| step | estimator | bias² | variance | MSE | corr | ref noise | Var A* | key |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| step | estimator | bias² | variance | MSE | action-centred bias² | corr | ref noise | Var A* | key |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in meter_rows:
             for name in ESTIMATORS:
                 lines.append(
                     f"| {r['step']} | {name} | {r[f'bias_squared/{name}']:.4f} ± {r[f'bias_squared_se/{name}']:.4f} "
                     f"| {r[f'variance/{name}']:.4f} ± {r[f'variance_se/{name}']:.4f} | "
-                    f"{r[f'mse/{name}']:.4f} | {r[f'corr/{name}']:.3f} | {r['ref_noise']:.5f} | "
+                    f"{r[f'mse/{name}']:.4f} | {r[f'centred_bias_squared/{name}']:.5f} ± "
+                    f"{r[f'centred_bias_squared_se/{name}']:.5f} | {r[f'corr/{name}']:.3f} | {r['ref_noise']:.5f} | "
                     f"{r['ref_var']:.4f} | {r['key_fraction']:.2f} |")
     lines += ["", "![curves](agentic_hgpo.png)", ""]
     return "\n".join(lines)

@@ -47,6 +47,7 @@ def test_agentic_hgpo_small_run(tmp_path):
     for name in ("grpo", "gigpo", "hgpo"):
         assert 0.0 <= last[f"success/{name}"] <= 1.0
         assert np.isclose(last[f"mse/{name}"], last[f"bias_squared/{name}"] + last[f"variance/{name}"], rtol=1e-4)
+        assert np.isfinite(last[f"centred_bias_squared/{name}"])
     report = (tmp_path / "report.md").read_text()
     assert "| 4 | hgpo |" in report and "| gigpo |" in report and (tmp_path / "agentic_hgpo.png").exists()
 
@@ -96,10 +97,12 @@ def test_ground_truth_advantage_matches_exact_dynamic_programming():
     for a in prefix:
         state, *_ = key_door_step(state, a)
     probs = jnp.full((4,), 0.25)
-    truth, noise = experiment._ground_truth(config, params, reset_key, actions, jnp.int32(t), probs,
-                                            jax.random.key(3))
+    truth, noise, centred = experiment._ground_truth(config, params, reset_key, actions, jnp.int32(t), probs,
+                                                     jax.random.key(3))
     q = _exact_q_uniform(5, 10, config.gamma, int(state.position), bool(state.has_key), t)
     expected = q[1] - q.mean()
     assert int(start) in (1, 2, 3)
     assert abs(float(truth) - expected) < 5 * np.sqrt(float(noise)) + 1e-6, (float(truth), expected)
     assert abs(expected) > 10 * np.sqrt(float(noise))  # the check is not vacuous
+    np.testing.assert_allclose(np.asarray(centred), q - q.mean(), atol=10 * np.sqrt(float(noise)))
+    assert np.isclose(float(centred[1]), float(truth), atol=1e-6)
