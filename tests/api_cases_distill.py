@@ -68,6 +68,12 @@ CASES = {
         bad=lambda: ((_h(3, V), _h(3, V + 1)), {}),
         bad_arg="teacher_logits",
     ),
+    "bvjax.distill.layer_map": Case(
+        good=lambda: ((4, 12), {"mode": "skip"}),
+        bad=lambda: ((4, 3), {}),
+        bad_arg="num_teacher",
+        static=("num_student", "num_teacher", "mode"),
+    ),
     "bvjax.distill.temperature_scale_probs": Case(
         good=lambda: ((_probs(3, V),), {"temperature": 2.0}),
         bad=lambda: ((jnp.float32(0.5),), {"temperature": 2.0}),

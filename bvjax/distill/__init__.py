@@ -3,7 +3,14 @@
 Each public name is re-exported from a private module and listed in ``__all__``.
 """
 
-from bvjax.distill._kd import hidden_cosine_loss, hidden_mse_loss, kd_kl_loss, logit_mse_loss, pkd_loss
+from bvjax.distill._kd import (
+    hidden_cosine_loss,
+    hidden_mse_loss,
+    kd_kl_loss,
+    layer_map,
+    logit_mse_loss,
+    pkd_loss,
+)
 from bvjax.distill._mi_alpha import bilinear_critic, infonce_bound, mi_alpha_bound, nwj_bound
 from bvjax.distill._recursive import (
     aggregate_teachers,
@@ -24,6 +31,7 @@ __all__: list[str] = [
     "hidden_mse_loss",
     "infonce_bound",
     "kd_kl_loss",
+    "layer_map",
     "logit_mse_loss",
     "mi_alpha_bound",
     "nwj_bound",

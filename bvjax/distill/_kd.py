@@ -8,10 +8,14 @@ widths differ. Logit losses take [..., V] logits.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+
+LAYER_MAPS = ("skip", "last")
 
 _NORM_EPS = 1e-12
 
@@ -187,3 +191,45 @@ def logit_mse_loss(student_logits: jax.Array, teacher_logits: jax.Array) -> jax.
     _checks.dims(kind="float", student_logits=(student_logits, "[..., V]"), teacher_logits=(teacher_logits, "[..., V]"))
     _checks.same_shape(student_logits=student_logits, teacher_logits=teacher_logits)
     return jnp.mean((student_logits - teacher_logits) ** 2, axis=-1)
+
+
+def layer_map(num_student: int, num_teacher: int, *, mode: str = "skip") -> jax.Array:
+    r"""Which teacher layer each student layer distils from (Distiller's layer-mapping choices).
+
+    .. math::
+        \text{skip: } m(i) = \lceil (i+1) M / N \rceil - 1,\qquad
+        \text{last: } m(i) = M - N + i,\qquad i = 0, \dots, N-1
+
+    for N student and M >= N teacher layers (0-based indices): ``"skip"`` spreads the
+    student over the teacher (every ⌈M/N⌉-th layer when N divides M, PKD-skip), ``"last"``
+    takes the top N teacher layers (PKD-last). Both end at the teacher's last layer.
+
+    Args:
+        num_student: static N >= 1.
+        num_teacher: static M >= N.
+        mode: ``"skip"`` or ``"last"``.
+
+    Returns:
+        [N] int32 teacher layer indices, increasing.
+
+    Examples:
+        >>> from bvjax.distill import layer_map
+        >>> layer_map(3, 12)
+        Array([ 3,  7, 11], dtype=int32)
+        >>> layer_map(3, 12, mode="last")
+        Array([ 9, 10, 11], dtype=int32)
+
+    References:
+        He et al, Distiller, SustaiNLP 2021 (arXiv 2109.11105), layer mapping (skip, last;
+        EMD many-to-many is not included); Sun et al, Patient Knowledge Distillation for
+        BERT Model Compression, 2019 (arXiv 1908.09355).
+    """
+    _checks.positive_int(num_student=num_student, num_teacher=num_teacher)
+    _checks.one_of("mode", mode, LAYER_MAPS)
+    if num_teacher < num_student:
+        raise ValueError(f"num_teacher: expected a static Python int >= num_student={num_student}, got {num_teacher!r}")
+    if mode == "skip":
+        idx = [math.ceil((i + 1) * num_teacher / num_student) - 1 for i in range(num_student)]
+    else:
+        idx = [num_teacher - num_student + i for i in range(num_student)]
+    return jnp.asarray(idx, jnp.int32)

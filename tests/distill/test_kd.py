@@ -9,7 +9,7 @@ import pytest
 from jax import enable_x64
 from jax.test_util import check_grads
 
-from bvjax.distill import hidden_cosine_loss, hidden_mse_loss, kd_kl_loss, logit_mse_loss, pkd_loss
+from bvjax.distill import hidden_cosine_loss, hidden_mse_loss, kd_kl_loss, layer_map, logit_mse_loss, pkd_loss
 
 
 def _h(seed, shape):
@@ -90,3 +90,18 @@ def test_gradients():
         zt = jnp.asarray(_h(8, (3, 4)))
         check_grads(jax.jit(lambda z: kd_kl_loss(z, zt, temperature=2.0).sum()), (s,), order=1, modes=("rev",))
         check_grads(jax.jit(lambda z: logit_mse_loss(z, zt).sum()), (s,), order=1, modes=("rev",))
+
+
+@pytest.mark.parametrize(("n", "m"), [(1, 1), (3, 12), (4, 6), (6, 12), (5, 5)])
+def test_layer_map(n, m):
+    # skip: the i-th of N evenly spaced stops ending at the teacher's top layer; last: the top N layers.
+    skip = [int(np.ceil((i + 1) * m / n)) - 1 for i in range(n)]
+    np.testing.assert_array_equal(layer_map(n, m), skip)
+    np.testing.assert_array_equal(layer_map(n, m, mode="last"), np.arange(m - n, m))
+    assert layer_map(n, m)[-1] == m - 1 and np.all(np.diff(np.asarray(layer_map(n, m))) > 0)
+    if m % n == 0:
+        np.testing.assert_array_equal(layer_map(n, m), np.arange(m // n - 1, m, m // n))  # PKD-skip
+    with pytest.raises(ValueError, match="num_teacher"):
+        layer_map(m + 1, m)
+    with pytest.raises(ValueError, match="mode"):
+        layer_map(n, m, mode="emd")
