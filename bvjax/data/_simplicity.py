@@ -195,7 +195,9 @@ def lms_data(key: jax.Array, *, num_samples: int, dim: int, num_slabs: int = 5, 
         width: B (1 in the paper).
         slab_p: the slab probability of `slab_coordinate` (default ¾ / ⅞).
         rotate: static; multiply by a random orthonormal W (the paper's
-            ``random_transform``), so no coordinate is axis-aligned.
+            ``random_transform``), so no coordinate is axis-aligned. W is drawn from
+            ``key``: draw one dataset and split it into train and test, or draw with
+            ``rotate=False`` and apply one fixed W yourself (as the launch experiment does).
 
     Returns:
         `SimplicityData`.

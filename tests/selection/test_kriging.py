@@ -272,3 +272,26 @@ def test_max_variance_error_falls():
     tr = fn(jax.random.key(2), x, y, init, num_steps=8, lengthscale=0.1, signal_variance=40.0, noise=1e-4)
     rmse = np.sqrt(np.mean((np.asarray(tr.means) - np.asarray(y)[None]) ** 2, axis=1))
     assert rmse[-1] < 0.1 * rmse[0]
+
+
+def test_posterior_vmaps_over_targets(x64):
+    x, y, xq = _data(7)
+    ys = np.stack([y, 2 * y - 1, np.cos(y)])
+    kw = {"lengthscale": 0.4, "signal_variance": 1.5, "noise": 0.05, "mean": "ordinary"}
+    batched = jax.vmap(lambda t: gp_posterior(jnp.asarray(x), t, jnp.asarray(xq), **kw))(jnp.asarray(ys))
+    for i, t in enumerate(ys):
+        mu, cov = _ordinary64(x, t, xq, 0.4, 1.5, 0.05)
+        np.testing.assert_allclose(batched.mean[i], mu, atol=1e-8)
+        np.testing.assert_allclose(batched.variance[i], np.diag(cov), atol=1e-8)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 1000), scale=st.floats(1e-3, 1e3), noise=st.floats(0.0, 1.0))
+def test_knowledge_gradient_nonnegative_and_finite(seed, scale, noise):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(6, 3))
+    cov = scale * (a @ a.T)  # rank 3: degenerate directions and equal slopes are common
+    mu = scale * rng.normal(size=6)
+    kg = np.asarray(jax.jit(knowledge_gradient)(jnp.asarray(mu, jnp.float32), jnp.asarray(cov, jnp.float32),
+                                                noise=noise))
+    assert np.all(np.isfinite(kg)) and np.all(kg >= 0)
