@@ -453,8 +453,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
                 lines.append(
                     f"| {r['step']} | {name} | {r[f'bias_squared/{name}']:.4f} ± {r[f'bias_squared_se/{name}']:.4f} "
                     f"| {r[f'variance/{name}']:.4f} ± {r[f'variance_se/{name}']:.4f} | "
-                    f"{r[f'mse/{name}']:.4f} | {r[f'centred_bias_squared/{name}']:.5f} ± "
-                    f"{r[f'centred_bias_squared_se/{name}']:.5f} | {r[f'corr/{name}']:.3f} | {r['ref_noise']:.5f} | "
+                    f"{r[f'mse/{name}']:.4f} | {r[f'centred_bias_squared/{name}']:.2g} ± "
+                    f"{r[f'centred_bias_squared_se/{name}']:.1g} | {r[f'corr/{name}']:.3f} | {r['ref_noise']:.5f} | "
                     f"{r['ref_var']:.4f} | {r['key_fraction']:.2f} |")
     lines += ["", "![curves](agentic_hgpo.png)", ""]
     return "\n".join(lines)
