@@ -77,8 +77,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.grad_clip = 1.0
     config.eval_sequences = 512
     config.bucket_edges = (1, 4, 8, 16, 32)
-    config.raw_scale = 4.0           # untrained references on the raw x
-    config.raw_ridge = 0.1
+    config.raw_ridge = 0.1           # the untrained in-context ridge OLS reference on the raw x
     config.eval_every = 100
     config.log_every = 50
     config.checkpoint_every = 500

@@ -20,18 +20,25 @@ attention layer over the shifted (strictly causal) pairs, and an MLP read-out of
 - ``softmax``: `bvjax.attention.softmax_attention` (local constant, Nadaraya-Watson);
 - ``global``: `bvjax.attention.linear_regression_attention` (the MesaNet-like global ridge fit;
   ridge learned, softplus of one scalar);
-- ``lla_fixed``: `bvjax.attention.local_linear_attention` (exact XLA path) with ridge
-  ``config.fixed_ridge``;
+- ``lla_fixed``: Local Linear Attention with ridge ``config.fixed_ridge``, through
+  `bvjax.attention.local_linear_attention_chunked` (``config.cg_iters`` CG iterations; with
+  head dim 8 and ridge near 1 they match the exact closed form) or, with
+  ``config.lla_impl = "xla"``, `bvjax.attention.local_linear_attention` (exact per-query solve);
 - ``lla``: the same with the ridge learned (softplus of one scalar, initialised at ``fixed_ridge``).
+
+Why CG by default on CPU: a train step holding the exact path's batched ``jnp.linalg.solve``
+beside the global fit's hung at execution on XLA:CPU (jax 0.10.2, 2 cores), even with
+``--xla_cpu_multi_thread_eigen=false``; with the LLA solve done by CG, and the mechanisms
+serialised by `jax.lax.optimization_barrier`, it has not. For the same reason the smoke test
+runs on one device.
 
 Every mechanism has the same parameter tree (the ridge scalar is unused by ``softmax`` and
 ``lla_fixed``), the same initialisation per seed, the same batches and the same number of
 steps. ``config.num_seeds`` replicas are trained side by side with `jax.vmap`; each seed sees
 its own data. The evaluation uses one fixed held-out set (``config.eval_sequences`` sequences,
 not seen in training) and reports the MSE against the noiseless :math:`f(x_{t+1})` by
-in-context position. The report also gives untrained references on the raw x: in-context
-ridge regression with an intercept (the Bayes-optimal fit of the ``linear`` task up to the
-ridge) and untrained LLA on the raw x (``config.raw_scale``, ``config.raw_ridge``).
+in-context position. The report also gives an untrained reference: in-context ridge
+regression of y on [x, 1] (ridge ``config.raw_ridge``), near optimal on the ``linear`` task.
 """
 
 from __future__ import annotations
