@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 
 __all__: list[str] = []  # private module.
 
@@ -86,3 +87,12 @@ def round_up(x: int, m: int) -> int:
 def next_pow2(x: int) -> int:
     """The smallest power of two >= ``x`` (1 for x <= 1)."""
     return 1 << max(0, int(x - 1).bit_length())
+
+
+def fmix32(h: jax.Array) -> jax.Array:
+    """murmur3's 32-bit finaliser on uint32: a bijection with full avalanche (hashing, counter bits)."""
+    h = h ^ (h >> 16)
+    h = h * jnp.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * jnp.uint32(0xC2B2AE35)
+    return h ^ (h >> 16)

@@ -318,24 +318,15 @@ def level_stats(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax
 _GOLDEN = np.uint32(0x9E3779B1)
 
 
-def _mix(h: jax.Array) -> jax.Array:
-    """A 32-bit avalanche (murmur3's finaliser) on uint32."""
-    h = h ^ (h >> 16)
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> 13)
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> 16)
-
-
 def _hashes(columns: list[jax.Array]) -> tuple[jax.Array, jax.Array]:
     """Two independent 32-bit hashes of the int tuples in ``columns``."""
     h1 = jnp.full(columns[0].shape, 0x243F6A88, jnp.uint32)
     h2 = jnp.full(columns[0].shape, 0x13198A2E, jnp.uint32)
     for c in columns:
         c = c.astype(jnp.int32).astype(jnp.uint32)
-        h1 = _mix(h1 ^ c) * _GOLDEN
-        h2 = _mix((h2 + c) * np.uint32(0x85EBCA77))
-    return _mix(h1), h2 | np.uint32(1)
+        h1 = _common.fmix32(h1 ^ c) * _GOLDEN
+        h2 = _common.fmix32((h2 + c) * np.uint32(0x85EBCA77))
+    return _common.fmix32(h1), h2 | np.uint32(1)
 
 
 def _int32_columns(columns: list[jax.Array]) -> list[jax.Array]:

@@ -16,6 +16,7 @@ from jax.scipy.special import ndtri
 
 from bvjax import _checks
 from bvjax.stats._distributions import _broadcastable, _float_dtype
+from pallas_kernels._common import fmix32
 
 
 class BootstrapCI(NamedTuple):
@@ -41,21 +42,12 @@ def _mul_hi(a: jax.Array, m: int) -> jax.Array:
     return hi_hi + (hi_lo >> 16) + (cross >> 16)
 
 
-def _fmix32(h: jax.Array) -> jax.Array:
-    """murmur3's 32-bit finaliser: a bijection of uint32 with full avalanche."""
-    h = h ^ (h >> 16)
-    h = h * jnp.uint32(0x85EBCA6B)
-    h = h ^ (h >> 13)
-    h = h * jnp.uint32(0xC2B2AE35)
-    return h ^ (h >> 16)
-
-
 def _hash_bits(key: jax.Array, num_resamples: int, num_items: int) -> jax.Array:
     """Counter-based uint32 bits: ``fmix32(fmix32(c ^ s0) + s1)`` of the counter ``c = r n + i``."""
     seeds = jax.random.bits(key, (2,), jnp.uint32)
     counter = (jnp.arange(num_resamples, dtype=jnp.uint32)[:, None] * jnp.uint32(num_items)
                + jnp.arange(num_items, dtype=jnp.uint32)[None, :])
-    return _fmix32(_fmix32(counter ^ seeds[0]) + seeds[1])
+    return fmix32(fmix32(counter ^ seeds[0]) + seeds[1])
 
 
 GENERATORS = ("jax", "hash")
