@@ -44,6 +44,8 @@ from bvjax.multimodal import arl_coefficients, arl_gradient_scale, arl_loss, sha
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import mean_se
+
 METHODS = ("plain", "aux", "ogm", "arl", "arl_clamp0", "arl_released")
 _FIELDS = ("num_classes", "dim", "hidden", "num_train", "num_test", "signal", "train_batch", "learning_rate",
            "momentum", "gamma", "temperature", "ogm_alpha", "epochs", "warmup_epochs")
@@ -173,8 +175,7 @@ def evaluate(config, state, key):
 
 
 def _ms(rec, name, method, seeds):
-    v = np.array([rec[f"{name}/{method}/s{s}"] for s in range(seeds)])
-    return v.mean(), (v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
+    return mean_se([rec[f"{name}/{method}/s{s}"] for s in range(seeds)])
 
 
 def progress(record: dict[str, Any]) -> str:
@@ -215,9 +216,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         cells = [f"{_ms(rec, n, m, seeds)[0]:.3f} ± {_ms(rec, n, m, seeds)[1]:.3f}"
                  for n in ("acc", "acc_a", "acc_v", "dep_ratio", "k_a", "k_v")]
         if m in config.methods and "plain" in config.methods:
-            d = np.array([rec[f"acc/{m}/s{s}"] - rec[f"acc/plain/s{s}"] for s in range(seeds)])
-            se = d.std(ddof=1) / np.sqrt(seeds) if seeds > 1 else 0.0
-            cells.insert(1, f"{d.mean():+.4f} ± {se:.4f}")
+            diff, se = mean_se([rec[f"acc/{m}/s{s}"] - rec[f"acc/plain/s{s}"] for s in range(seeds)])
+            cells.insert(1, f"{diff:+.4f} ± {se:.4f}")
         else:
             cells.insert(1, "—")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")

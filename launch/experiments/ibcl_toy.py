@@ -46,6 +46,8 @@ from bvjax.continual import (
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import mean_se
+
 _FIELDS = ("angle_deg", "noise", "num_train", "num_test", "num_population", "prior_scales", "vi_steps",
            "vi_samples", "vi_lr", "num_preferences", "num_models", "alpha")
 
@@ -178,9 +180,7 @@ def evaluate(config, state, key):
 def _avg(rec, name, config, per_w=None):
     ws = np.linspace(0.0, 1.0, config.num_preferences) if per_w is None else [per_w]
     v = np.array([[rec[f"{name}/w{w:.2f}/s{s}"] for w in ws] for s in range(config.num_seeds)])
-    per_seed = v.mean(1)
-    se = per_seed.std(ddof=1) / np.sqrt(len(per_seed)) if len(per_seed) > 1 else 0.0
-    return per_seed.mean(), se
+    return mean_se(v.mean(1))
 
 
 def progress(record: dict[str, Any]) -> str:

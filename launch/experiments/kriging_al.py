@@ -28,6 +28,8 @@ from bvjax.selection import forrester_curve, hartmann3, kriging_active_learning
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import mean_se
+
 PROBLEMS = ("forrester", "hartmann3")
 LABELS = {"max_variance": "MV", "expected_improvement": "EI", "knowledge_gradient": "KG", "ucb": "UCB",
           "random": "random", "exploit": "exploit"}
@@ -96,7 +98,7 @@ def evaluate(config, state, key):
             cell_key = jax.random.fold_in(key, pi)  # same designs for every utility and noise level
             for utility in config.utilities:
                 err = np.asarray(_cell_jit(_settings(config), x, truth, n0, steps, float(noise_frac), utility, cell_key))
-                mean, se = err.mean(0), err.std(0, ddof=1) / np.sqrt(err.shape[0])
+                mean, se = mean_se(err)
                 tag = f"{name}/noise{noise_frac:g}/{utility}"
                 for t in range(steps + 1):
                     metrics[f"nrmse/{tag}/n{n0 + t}"] = mean[t]

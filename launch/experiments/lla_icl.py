@@ -65,7 +65,7 @@ from bvjax.attention import (
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from launch.experiments._history import series
+from launch.experiments._history import mean_se, series
 
 MECHANISMS = ("softmax", "global", "lla_fixed", "lla")
 TASKS = ("piecewise", "linear")
@@ -248,8 +248,8 @@ def per_seed_positions(config, record, mechanism) -> np.ndarray:
 
 def _mean_se(values: np.ndarray) -> tuple[float, float]:
     """Mean over seeds and its standard error (0 for one seed)."""
-    se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-    return float(np.mean(values)), se
+    mean, se = mean_se(values)
+    return float(mean), float(se)
 
 
 def raw_references(config) -> dict[str, np.ndarray]:
@@ -288,8 +288,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for mechanism in config.mechanisms:
         per = per_seed_positions(config, last, mechanism)
-        mean = per.mean(0)
-        se = per.std(0, ddof=1) / np.sqrt(len(per)) if len(per) > 1 else np.zeros_like(mean)
+        mean, se = mean_se(per)
         axes[0].plot(positions, mean, label=mechanism)
         axes[0].fill_between(positions, mean - 2 * se, mean + 2 * se, alpha=0.2)
         steps, value = series(history, f"mse/{mechanism}")

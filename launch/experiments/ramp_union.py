@@ -41,6 +41,8 @@ from bvjax.robust import gp_merge, pgd_l1, pgd_l2, pgd_linf, ramp_loss, select_m
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.experiments._history import mean_se
+
 METHODS = ("natural", "linf_at", "l1_at", "max", "ramp", "ramp_gp")
 NORMS = ("linf", "l2", "l1")
 
@@ -199,8 +201,7 @@ def evaluate(config, state, key):
 
 
 def _mean_se(rec, name, method, seeds):
-    v = np.array([rec[f"{name}/{method}/s{s}"] for s in range(seeds)])
-    return v.mean(), (v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
+    return mean_se([rec[f"{name}/{method}/s{s}"] for s in range(seeds)])
 
 
 def progress(record: dict[str, Any]) -> str:

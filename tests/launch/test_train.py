@@ -158,3 +158,14 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(tmp_path):
         np.testing.assert_array_equal(x, y)
     assert (tmp_path / "full" / "metrics.jsonl").read_text() == \
         (tmp_path / "killed" / "metrics.jsonl").read_text()
+
+
+def test_history_mean_se_matches_numpy():
+    from launch.experiments._history import mean_se
+
+    v = np.array([[1.0, 2.0], [3.0, 5.0], [2.0, 2.0]])
+    mean, se = mean_se(v)
+    np.testing.assert_allclose(mean, v.mean(0))
+    np.testing.assert_allclose(se, [np.std([1, 3, 2], ddof=1) / np.sqrt(3), np.std([2, 5, 2], ddof=1) / np.sqrt(3)])
+    m1, s1 = mean_se([4.0])  # one seed: no spread to estimate, SE 0 rather than NaN
+    assert m1 == 4.0 and s1 == 0.0
