@@ -26,7 +26,7 @@ pass over a large array measured in the same run (a stand-in for memory bandwidt
 
 from __future__ import annotations
 
-import time
+import functools
 from collections import defaultdict
 
 import jax
@@ -86,16 +86,6 @@ def hgpo_loop(states, returns, tasks, history, alpha=1.0, offset=1, eps=1e-6):
     return out
 
 
-def loop_time(fn, *args) -> float:
-    """Median wall time of ``--loop_repeats`` calls of a Python loop."""
-    times = []
-    for _ in range(_LOOP_REPEATS.value):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def copy_bandwidth() -> float:
     x = jnp.ones((1 << 24,), jnp.float32)
     f = jax.jit(lambda v: v * 2.0 + 1.0)
@@ -124,7 +114,8 @@ def main(argv):
         t_pallas = (f"{median_time(lambda r=r, g=g: grpo(r, g, implementation='pallas'), _REPEATS.value):>9.5f}"
                     if on_accelerator else f"{'n/a cpu':>9}")
         want = grpo_loop(scores.astype(np.float64), ids)
-        t_loop = loop_time(grpo_loop, scores.astype(np.float64), ids)
+        t_loop = median_time(functools.partial(grpo_loop, scores.astype(np.float64), ids), _LOOP_REPEATS.value,
+                             warmup=False)
         err = max(float(np.max(np.abs(np.asarray(grpo(r, g, implementation="xla", **kw)) - want)))
                   for kw in ({}, {"num_groups": groups}))
         gbs = 3 * 4 * n / t_ids / 1e9
@@ -151,7 +142,8 @@ def main(argv):
         t_xla = median_time(lambda: run("xla"), _REPEATS.value)
         t_pallas = f"{median_time(lambda: run('pallas'), _REPEATS.value):>9.5f}" if on_accelerator else f"{'n/a cpu':>9}"
         want = hgpo_loop(states, returns.astype(np.float64), tasks, _HISTORY.value)
-        t_loop = loop_time(hgpo_loop, states, returns.astype(np.float64), tasks, _HISTORY.value)
+        t_loop = median_time(functools.partial(hgpo_loop, states, returns.astype(np.float64), tasks, _HISTORY.value),
+                             _LOOP_REPEATS.value, warmup=False)
         err = float(np.max(np.abs(np.asarray(run("xla")) - want)))
         print(f"{shape:>10} | {b * steps:>7} | {t_xla:>9.5f} | {t_pallas} | {t_loop:>8.3f} | "
               f"{t_loop / t_xla:>9.0f} | {err:.1e}")

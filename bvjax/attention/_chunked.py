@@ -45,14 +45,14 @@ def _pad_rows(x, rows, value=0.0):
 
 
 def _weights(cfg, qb, qpos, kp, n):
-    """Row-max-shifted weights ``w [bq, Nk]`` of one query block over every key, and the max."""
+    """Row-max-shifted weights ``w [bq, Nk]`` of one query block over every key."""
     s = jnp.clip(cfg.scale * (qb @ kp.T), -_CLIP, _CLIP)
     col = jnp.arange(kp.shape[0])[None, :]
     valid = col < n
     if cfg.causal:
         valid = valid & (col <= qpos[:, None])
     m = jnp.max(jnp.where(valid, s, _NEG), axis=-1, keepdims=True)
-    return jnp.where(valid, jnp.exp(s - m), 0.0), m
+    return jnp.where(valid, jnp.exp(s - m), 0.0)
 
 
 def _num_tiles(cfg, block, num_k_tiles):
@@ -122,7 +122,7 @@ def _forward_one(cfg, q, k, v, lam):
 
     def block(i, qb, lam_b):
         qpos = i * cfg.block_q + jnp.arange(cfg.block_q)
-        w, _ = _weights(cfg, qb, qpos, kp, n)
+        w = _weights(cfg, qb, qpos, kp, n)
         omega, mu_t = _rowsum(w), w @ kp
         diag_t = w @ (kp * kp) if cfg.precondition else jnp.zeros_like(qb)
         matvec, diag = _system(cfg, qb, kp, w, _num_tiles(cfg, i, nk), omega, mu_t, diag_t, lam_b)
@@ -150,7 +150,7 @@ def _backward_one(cfg, q, k, v, lam, o, rho, delta, omega, mu_t, diag_t, do):
         dk_acc, dv_acc = carry
         i, qb, lam_b, o_b, rho_b, delta_b, omega_b, mu_b, diag_b, do_b = xs
         qpos = i * bq + jnp.arange(bq)
-        w, _ = _weights(cfg, qb, qpos, kp, n)
+        w = _weights(cfg, qb, qpos, kp, n)
         g = do_b @ vp.T
         c = g * w / delta_b
         tau, t_t = _rowsum(c), c @ kp
