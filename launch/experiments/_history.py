@@ -20,3 +20,8 @@ def mean_se(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     mean = v.mean(axis)
     se = v.std(axis, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
     return mean, se
+
+
+def seed_mean_se(record: dict[str, Any], name: str, method: str, num_seeds: int) -> tuple[np.ndarray, np.ndarray]:
+    """`mean_se` of the per-seed metrics ``record[f"{name}/{method}/s{seed}"]``."""
+    return mean_se([record[f"{name}/{method}/s{s}"] for s in range(num_seeds)])

@@ -44,7 +44,7 @@ from bvjax.multimodal import arl_coefficients, arl_gradient_scale, arl_loss, sha
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from launch.experiments._history import mean_se
+from launch.experiments._history import mean_se, seed_mean_se
 
 METHODS = ("plain", "aux", "ogm", "arl", "arl_clamp0", "arl_released")
 _FIELDS = ("num_classes", "dim", "hidden", "num_train", "num_test", "signal", "train_batch", "learning_rate",
@@ -174,10 +174,6 @@ def evaluate(config, state, key):
     return metrics
 
 
-def _ms(rec, name, method, seeds):
-    return mean_se([rec[f"{name}/{method}/s{s}"] for s in range(seeds)])
-
-
 def progress(record: dict[str, Any]) -> str:
     return " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in record.items() if k.startswith("acc/") and k.endswith("/s0"))
 
@@ -188,7 +184,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     rows = (*config.methods, "arl_swapped")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, name, title in ((axes[0], "acc", "fused test accuracy"), (axes[1], "dep_ratio", "dependence ratio D_a/D_v")):
-        ms = [_ms(rec, name, m, seeds) for m in rows]
+        ms = [seed_mean_se(rec, name, m, seeds) for m in rows]
         ax.bar(range(len(rows)), [m for m, _ in ms], yerr=[e for _, e in ms])
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels(rows, rotation=20, fontsize=8)
@@ -213,7 +209,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for m in rows:
-        cells = [f"{_ms(rec, n, m, seeds)[0]:.3f} ± {_ms(rec, n, m, seeds)[1]:.3f}"
+        cells = [f"{seed_mean_se(rec, n, m, seeds)[0]:.3f} ± {seed_mean_se(rec, n, m, seeds)[1]:.3f}"
                  for n in ("acc", "acc_a", "acc_v", "dep_ratio", "k_a", "k_v")]
         if m in config.methods and "plain" in config.methods:
             diff, se = mean_se([rec[f"acc/{m}/s{s}"] - rec[f"acc/plain/s{s}"] for s in range(seeds)])

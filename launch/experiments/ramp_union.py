@@ -41,7 +41,7 @@ from bvjax.robust import gp_merge, pgd_l1, pgd_l2, pgd_linf, ramp_loss, select_m
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from launch.experiments._history import mean_se
+from launch.experiments._history import seed_mean_se
 
 METHODS = ("natural", "linf_at", "l1_at", "max", "ramp", "ramp_gp")
 NORMS = ("linf", "l2", "l1")
@@ -200,10 +200,6 @@ def evaluate(config, state, key):
     return metrics
 
 
-def _mean_se(rec, name, method, seeds):
-    return mean_se([rec[f"{name}/{method}/s{s}"] for s in range(seeds)])
-
-
 def progress(record: dict[str, Any]) -> str:
     return " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in record.items() if k.startswith("union/") and k.endswith("/s0"))
 
@@ -215,7 +211,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(config.methods)
     for i, method in enumerate(config.methods):
-        ms = [_mean_se(rec, c, method, seeds) for c in cols]
+        ms = [seed_mean_se(rec, c, method, seeds) for c in cols]
         ax.bar(np.arange(len(cols)) + i * width, [m for m, _ in ms], width, yerr=[s for _, s in ms], label=method)
     ax.set_xticks(np.arange(len(cols)) + 0.4 - width / 2)
     ax.set_xticklabels(["clean", "ℓ∞", "ℓ2", "ℓ1", "union"])
@@ -240,7 +236,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     for method in config.methods:
         cells = []
         for c in cols:
-            m, se = _mean_se(rec, c, method, seeds)
+            m, se = seed_mean_se(rec, c, method, seeds)
             cells.append(f"{m:.3f} ± {se:.3f}")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines += ["", "![accuracies](ramp_union.png)", ""]
