@@ -13,7 +13,7 @@ WORKDIR ?= workdir/reinforce_baselines
 CONFIG ?= launch/configs/reinforce_baselines.py
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test fuzz bench lint clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,27 @@ run: setup
 
 test: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q
+
+# Random exploration of every hypothesis test (the suite itself is derandomized): FUZZ_RUNS passes,
+# each under a fresh random seed that is printed first (or FUZZ_SEEDS="s1 s2 ..." to replay), then a
+# summary of the seeds that failed. A failure reproduces with
+# `BVJAX_HYPOTHESIS_PROFILE=fuzz pytest -m hypothesis --hypothesis-seed=SEED`.
+FUZZ_RUNS ?= 5
+FUZZ_SEEDS ?=
+fuzz: setup
+	@seeds="$(FUZZ_SEEDS)"; \
+	if [ -z "$$seeds" ]; then for i in $$(seq $(FUZZ_RUNS)); do \
+	  seeds="$$seeds $$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"; done; fi; \
+	failed=""; \
+	for seed in $$seeds; do \
+	  echo "fuzz: hypothesis seed $$seed"; \
+	  BVJAX_HYPOTHESIS_PROFILE=fuzz JAX_PLATFORMS=cpu $(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q \
+	    -m hypothesis --hypothesis-seed=$$seed \
+	    || failed="$$failed $$seed"; \
+	done; \
+	echo "fuzz: seeds run:$$seeds"; \
+	if [ -n "$$failed" ]; then echo "fuzz: seeds that failed:$$failed"; exit 1; fi; \
+	echo "fuzz: every seed passed"
 
 bench: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_meter

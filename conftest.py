@@ -15,3 +15,31 @@ os.environ.setdefault("BVJAX_PALLAS_INTERPRET", "1")
 # code or in the device count never reuses a stale executable.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "bvjax-jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
+import gc  # noqa: E402
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+
+# Hypothesis profiles. `make test` (and CI) use "suite": derandomized, so every run draws the same
+# examples (a submission is never refused by a new random draw), no example database (a clean clone
+# and a reused checkout behave alike), and a failing example is printed with its reproduce blob.
+# `make fuzz` selects "fuzz": fresh random examples under the seed it passes and prints.
+settings.register_profile("suite", derandomize=True, database=None, print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", derandomize=False, database=None, print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow],
+                          phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink])
+settings.load_profile(os.environ.get("BVJAX_HYPOTHESIS_PROFILE", "suite"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop jit caches after each test module: an xdist worker that runs ~1,000 tests would otherwise
+    keep every compiled executable alive (about 5.6 GB a worker before this). Programs shared across
+    modules come back from the persistent compilation cache set above."""
+    yield
+    import jax
+
+    jax.clear_caches()
+    gc.collect()

@@ -24,10 +24,10 @@ EPS = 1e-7
 
 
 def local64(p, local):
-    """(delta1, delta0) in float64, straight from the paper's definitions."""
+    """(delta1, delta0) in float64, straight from the paper's definitions with the documented clamp:
+    each probability the log is taken of is clamped at EPS (-log max(p, EPS), -log max(1 - p, EPS))."""
     if local == "log":
-        p = min(max(p, EPS), 1 - EPS)
-        return -math.log(p), -math.log(1 - p)
+        return -math.log(max(p, EPS)), -math.log(max(1 - p, EPS))
     return (1 - p) ** 2, p**2
 
 
@@ -116,6 +116,29 @@ def test_hypothesis_never_nan(pred, theta, y, clip, local):
     out = ips_pointwise_loss(jnp.asarray(pred), jnp.asarray(y), jnp.asarray(theta), clip=clip, local=local)
     np.testing.assert_allclose(out, ips64(pred.astype(np.float64), y.astype(np.float64),
                                           theta.astype(np.float64), clip, local), rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_clamp_edges(dtype):
+    """The clamp sits at eps in every dtype: pred = 1 gives -log(1e-7) = 16.118 (a float32 clip of pred
+    at 1 - 1e-7 would round to 1 - 2**-23 and give 15.942), values just inside the clamp are not clamped."""
+    one_ulp = float(np.finfo(dtype).epsneg)  # the gap below 1 in this dtype
+    edges = np.array([0.0, EPS / 2, EPS, 2 * EPS, 0.5, 1 - 4 * one_ulp, 1 - 2 * one_ulp, 1 - one_ulp, 1.0],
+                     dtype)
+    ctx = jax.enable_x64(True) if dtype == np.float64 else jax.enable_x64(False)
+    with ctx:
+        pred = jnp.asarray(edges)
+        pos = ips_pointwise_loss(pred, jnp.ones(edges.shape, dtype), jnp.ones(edges.shape, dtype))
+        neg = naive_pointwise_loss(pred, jnp.zeros(edges.shape, dtype))
+        assert pos.dtype == dtype and neg.dtype == dtype
+        want_pos = [local64(float(p), "log")[0] for p in edges]
+        want_neg = [local64(float(p), "log")[1] for p in edges]
+        np.testing.assert_allclose(pos, want_pos, rtol=1e-6)
+        np.testing.assert_allclose(neg, want_neg, rtol=1e-6)
+        np.testing.assert_allclose(neg[-1], -math.log(1e-7), rtol=1e-7)  # 16.118095650958320
+        grad = jax.grad(lambda p: jnp.sum(naive_pointwise_loss(p, jnp.asarray(edges < 0.4, dtype))))(pred)
+        assert np.all(np.isfinite(grad))
+        assert grad[-1] == 0.0 and grad[0] == 0.0  # clamped sides are flat
 
 
 def test_wrong_shapes_and_options_raise():

@@ -32,7 +32,7 @@ def np_aggregate(loss, mask, mode, c=None):
     return sum(sum(r) for r in nonempty) / (len(nonempty) * c)
 
 
-@settings(max_examples=6, deadline=None, derandomize=True)
+@settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**16), p=st.sampled_from([0.0, 0.3, 0.8, 1.0]), jit=st.booleans())
 def test_matches_numpy(seed, p, jit):
     rng = np.random.default_rng(seed)

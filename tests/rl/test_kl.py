@@ -26,7 +26,7 @@ def np_kl(lp, ref, estimator):
     return np.exp(x) - x - 1, -np.exp(x) + 1
 
 
-@settings(max_examples=5, deadline=None, derandomize=True)
+@settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2**16), jit=st.booleans(), est=st.sampled_from(["k1", "k2", "k3", "abs"]),
        st_=st.booleans())
 def test_matches_numpy(seed, jit, est, st_):
