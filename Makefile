@@ -32,10 +32,12 @@ test: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q
 
 # Random exploration of every hypothesis test (the suite itself is derandomized): FUZZ_RUNS passes,
-# each under a fresh random seed that is printed first (or FUZZ_SEEDS="s1 s2 ..." to replay), then a
-# summary of the seeds that failed. A failure reproduces with
-# `BVJAX_HYPOTHESIS_PROFILE=fuzz pytest -m hypothesis --hypothesis-seed=SEED`.
-FUZZ_RUNS ?= 5
+# each under a fresh random seed that is printed first (or FUZZ_SEEDS="s1 s2 ..." to replay), each test
+# drawing FUZZ_SCALE times its own max_examples; then a summary of the seeds that failed. A failure
+# reproduces with `BVJAX_HYPOTHESIS_PROFILE=fuzz BVJAX_FUZZ_SCALE=N pytest -m hypothesis
+# --hypothesis-seed=SEED` (the failing example's blob is printed too).
+FUZZ_RUNS ?= 3
+FUZZ_SCALE ?= 5
 FUZZ_SEEDS ?=
 fuzz: setup
 	@seeds="$(FUZZ_SEEDS)"; \
@@ -43,8 +45,8 @@ fuzz: setup
 	  seeds="$$seeds $$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"; done; fi; \
 	failed=""; \
 	for seed in $$seeds; do \
-	  echo "fuzz: hypothesis seed $$seed"; \
-	  BVJAX_HYPOTHESIS_PROFILE=fuzz JAX_PLATFORMS=cpu $(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q \
+	  echo "fuzz: hypothesis seed $$seed, $(FUZZ_SCALE)x each test's examples"; \
+	  BVJAX_HYPOTHESIS_PROFILE=fuzz BVJAX_FUZZ_SCALE=$(FUZZ_SCALE) JAX_PLATFORMS=cpu $(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q \
 	    -m hypothesis --hypothesis-seed=$$seed \
 	    || failed="$$failed $$seed"; \
 	done; \

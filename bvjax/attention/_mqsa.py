@@ -44,13 +44,19 @@ def window_mean_query(h: jax.Array, mask: jax.Array | None = None, *, window: in
     sizes = _checks.dims(kind="float", h=(h, "[B, N, D]"))
     _checks.dims(h=(h, "[B, N, D]"), mask=(mask, "[B, N]", "bool"))
     _checks.positive_int(window=window)
-    m = jnp.ones(h.shape[:2], h.dtype) if mask is None else mask.astype(h.dtype)
-    total = jnp.zeros_like(h)
-    count = jnp.zeros_like(m)
-    for lag in range(min(window, sizes["N"])):
-        total = total + jnp.pad(h * m[..., None], ((0, 0), (lag, 0), (0, 0)))[:, :sizes["N"]]
-        count = count + jnp.pad(m, ((0, 0), (lag, 0)))[:, :sizes["N"]]
-    return jnp.where(count[..., None] > 0, total / jnp.maximum(count, 1)[..., None], 0.0).astype(h.dtype)
+    m = jnp.ones(h.shape[:2], bool) if mask is None else mask
+    lag = min(window, sizes["N"]) - 1 if sizes["N"] else 0
+    # One windowed sum over the last `window` positions (left-padded with zeros): a single
+    # reduce_window, not `window` shifted copies, and exact sums of at most `window` terms
+    # (a cumulative-sum difference would cancel catastrophically on long sequences).
+    # Masked items are selected out, so a NaN in a padded position never reaches the mean.
+    hm = jnp.where(m[..., None], h, 0.0)
+    total = jax.lax.reduce_window(hm, jnp.zeros((), h.dtype), jax.lax.add, (1, lag + 1, 1), (1, 1, 1),
+                                  ((0, 0), (lag, 0), (0, 0)))
+    count = jax.lax.reduce_window(m.astype(jnp.int32), 0, jax.lax.add, (1, lag + 1), (1, 1),
+                                  ((0, 0), (lag, 0)))
+    return jnp.where(count[..., None] > 0, total / jnp.maximum(count, 1)[..., None].astype(h.dtype),
+                     0.0).astype(h.dtype)
 
 
 class LQuerySelfAttention(nn.Module):

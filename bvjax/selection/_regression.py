@@ -110,8 +110,9 @@ def vif_screen(x: jax.Array, *, threshold: float = 10.0, max_drop: int | None = 
                center: bool = True) -> VifScreen:
     r"""Iterative VIF screen: drop the column with the largest VIF while it exceeds the threshold.
 
-    After each drop the VIFs are recomputed among the remaining columns. The loop is
-    unrolled over at most ``max_drop`` steps with masks, so it jits.
+    After each drop the VIFs are recomputed among the remaining columns. The loop runs
+    ``max_drop`` masked steps in a ``lax.fori_loop`` (a step after the screen has stopped
+    changes nothing), so it jits to one copy of the step.
 
     Args:
         x: [N, P] float design.
@@ -144,14 +145,18 @@ def vif_screen(x: jax.Array, *, threshold: float = 10.0, max_drop: int | None = 
     _checks.in_range("threshold", threshold, low=1.0)
     g = _gram(x, center)
     tol = 100 * jnp.finfo(x.dtype).eps
-    keep = jnp.ones((p,), bool)
-    dropped_vif = jnp.zeros((p,), x.dtype)
-    for _ in range(max_drop):
+
+    def step(_, carry):
+        keep, dropped_vif = carry
         v = jnp.where(keep, _vif_from_gram(g, keep, tol), -jnp.inf)
         worst = jnp.argmax(v)
         drop = (v[worst] > threshold) & (jnp.sum(keep) > 1)
         dropped_vif = jnp.where(drop & (jnp.arange(p) == worst), v[worst], dropped_vif)
-        keep = keep & ~(drop & (jnp.arange(p) == worst))
+        return keep & ~(drop & (jnp.arange(p) == worst)), dropped_vif
+
+    # One traced step in a fori_loop (not max_drop unrolled copies of the VIF solve).
+    keep, dropped_vif = jax.lax.fori_loop(0, max_drop, step,
+                                          (jnp.ones((p,), bool), jnp.zeros((p,), x.dtype)))
     final = _vif_from_gram(g, keep, tol)
     return VifScreen(keep, jnp.where(keep, final, dropped_vif))
 
