@@ -33,6 +33,25 @@ def test_window_mean_query_matches_numpy(window):
         np.testing.assert_allclose(np.asarray(got), h * mask[..., None], rtol=1e-6)
 
 
+def test_window_mean_query_masked_nan_and_long_sequences():
+    """A NaN in a masked position reaches no mean; on a long sequence of large values the window sums
+    stay exact (no running-sum cancellation): float64 NumPy reference."""
+    rng = np.random.default_rng(3)
+    h = (1e6 + rng.normal(size=(1, 4096, 2))).astype(np.float32)
+    mask = rng.random((1, 4096)) < 0.8
+    h_nan = h.copy()
+    h_nan[~mask] = np.nan
+    got = jax.jit(attention.window_mean_query, static_argnames="window")(jnp.asarray(h_nan), jnp.asarray(mask),
+                                                                        window=4)
+    want = np_window_mean(h.astype(np.float64), mask, 4)
+    assert np.all(np.isfinite(np.asarray(got)))
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=5e-7)
+    # window longer than the sequence, and N = 1
+    short = jnp.asarray(h[:, :3])
+    np.testing.assert_allclose(attention.window_mean_query(short, window=10),
+                               np_window_mean(h[:, :3].astype(np.float64), np.ones((1, 3), bool), 10), rtol=1e-6)
+
+
 def _np_layer_norm(x, p, eps=1e-6):
     mu = x.mean(-1, keepdims=True)
     var = x.var(-1, keepdims=True)
