@@ -1,4 +1,4 @@
-# Quickstart: `make run` (set-up plus the main job), `make test` (set-up plus every test).
+# Quickstart: `make run` (set-up plus the main job), `make test` (set-up plus the suite less the slow sweeps; `make test-all` runs those too).
 # A virtual environment is created in .venv unless one is already active.
 
 ifdef VIRTUAL_ENV
@@ -13,7 +13,7 @@ WORKDIR ?= workdir/reinforce_baselines
 CONFIG ?= launch/configs/reinforce_baselines.py
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test fuzz bench lint clean
+.PHONY: setup run test test-all fuzz bench lint clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ run: setup
 	$(PYTHON) -m launch.main --config=$(CONFIG) --workdir=$(WORKDIR)
 
 test: setup
+	JAX_PLATFORMS=cpu $(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q -m "not slow"
+
+# Everything, the slow sweeps included.
+test-all: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q
 
 # Random exploration of every hypothesis test (the suite itself is derandomized): FUZZ_RUNS passes,
