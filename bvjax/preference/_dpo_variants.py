@@ -95,7 +95,7 @@ def robust_dpo_loss(policy_chosen_logps: jax.Array, policy_rejected_logps: jax.A
 
     References:
         Chowdhury et al, Provably Robust DPO: Aligning Language Models with Noisy
-        Feedback, 2024 (arXiv 2403.00409), Eq. 9.
+        Feedback, 2024 (arXiv 2403.00409).
 
     Matches TRL's ``loss_type="robust"``.
     """

@@ -76,6 +76,9 @@ def rollout_correction_weights(logps: jax.Array, rollout_logps: jax.Array, mask:
     ``log_ratio_clip=None``                   (TRL's default mode; ``clip_max`` default 3.0)
     ========================================  ===============================================
 
+    In ``mask`` mode a rejected token keeps its place in the loss's normaliser (TRL);
+    verl's rejection also removes it from the response mask, so for verl's token counts
+    reduce with ``aggregate_loss(loss * weights, mask & (weights > 0), ...)``.
     verl's rejection bounds its ``k1`` statistic :math:`-\log\rho`, i.e. it keeps
     :math:`\rho^{-1} \in [\text{lower}, \text{upper}]`; for the symmetric bounds of its
     presets (lower = 1/upper) that is the same interval for :math:`\rho`.

@@ -27,10 +27,13 @@ def sapo_loss(logps: jax.Array, old_logps: jax.Array, advantages: jax.Array, *, 
     :math:`\tau_{neg}` damps negative-advantage tokens faster. SAPO reduces per sequence:
     ``aggregate_loss(loss, mask, mode="seq-mean-token-mean")``.
 
-    Followed: the paper's token-level gate with asymmetric temperatures and its defaults
-    :math:`\tau_{pos} = 1.0`, :math:`\tau_{neg} = 1.05`, which are also verl's
-    (``compute_policy_loss_sapo``) and TRL's (``loss_type="sapo"``) defaults; the
-    log-ratio clamp is verl's (TRL has none: ``log_ratio_clip=None``).
+    Followed: the gate as verl (``compute_policy_loss_sapo``) and TRL
+    (``loss_type="sapo"``) implement it, which agree with each other and with the
+    paper's description (a token-level sigmoid gate on the ratio, asymmetric
+    temperatures, sequence-mean reduction); the defaults :math:`\tau_{pos} = 1.0`,
+    :math:`\tau_{neg} = 1.05` are the ones both peers give as the paper's. The paper's
+    full text (beyond its abstract) was not checked. The log-ratio clamp is verl's (TRL
+    has none: ``log_ratio_clip=None``).
 
     Args:
         logps: [B, T] float, token log-probs under the current policy (differentiated).

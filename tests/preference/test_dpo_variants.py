@@ -1,7 +1,7 @@
 """hinge_dpo_loss, robust_dpo_loss and f_dpo_loss against float64 NumPy.
 
 References written here: the definitions (hinge on the margin; robust DPO's debiased
-combination, Chowdhury et al. Eq. 9; f-DPO's f'(u) written as functions of u), and a
+combination of Chowdhury et al.; f-DPO's f'(u) written as functions of u), and a
 transcription of TRL's ``DPOTrainer`` scores (``f_divergence_type``) and ``loss_type``
 branches ``"sigmoid"``, ``"hinge"``, ``"robust"``.
 """
@@ -145,7 +145,7 @@ def test_gradients():
                     order=2, modes=["rev"], atol=1e-2, rtol=1e-2)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(st.lists(st.floats(-1e4, 1e4, width=32), min_size=4, max_size=4), st.floats(1e-3, 10.0),
        st.floats(0.0, 0.45), st.sampled_from(DIVERGENCES))
 def test_hypothesis_extremes_finite(vals, beta, eps, div):
