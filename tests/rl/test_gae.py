@@ -311,3 +311,13 @@ def test_reinforce_pp_baseline_matches_verl():
     with jax.enable_x64(True):
         out = reinforce_pp_baseline_advantages(jnp.asarray(r), jnp.asarray(ids), jnp.asarray(m))
     np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-7)
+
+
+def test_gae_rows_are_independent_under_vmap():
+    r, v, m = (jnp.asarray(a) for a in _draw(9))
+    m = m.astype(bool)
+    per_row = jax.vmap(lambda a, b, c: tuple(x[0] for x in gae_advantages(a[None], b[None], c[None], gamma=0.9,
+                                                                          lam=0.8)))(r, v, m)
+    batched = gae_advantages(r, v, m, gamma=0.9, lam=0.8)
+    for a, b in zip(per_row, batched):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

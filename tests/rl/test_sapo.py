@@ -131,3 +131,9 @@ def test_token_entropy_edges_and_gradients():
         assert token_entropy(jnp.zeros((2, 3), jnp.float64)).dtype == jnp.float64
     with pytest.raises(ValueError, match="mask"):
         token_entropy(jnp.zeros((2, 3, 4)), jnp.ones((2, 4), bool))
+
+
+def test_sapo_vmap_over_rows():
+    lp, old, adv = (jnp.asarray(a, jnp.float32) for a in _data(7))
+    per_row = jax.vmap(lambda x, o, a: sapo_loss(x[None], o[None], a[None])[0])(lp, old, adv)
+    np.testing.assert_allclose(per_row, sapo_loss(lp, old, adv), rtol=1e-6)
