@@ -75,6 +75,17 @@ CASES = {
         bad_arg="advantages",
         static=("shaping_gamma",),
     ),
+    "bvjax.rl.sapo_loss": Case(
+        good=lambda: ((_lp(), _lp() - 0.3, _adv()), {"tau_neg": 2.0}),
+        bad=lambda: ((_lp(), _lp(2, 4), _adv()), {}),
+        bad_arg="old_logps",
+        static=("tau_pos", "tau_neg", "log_ratio_clip"),
+    ),
+    "bvjax.rl.token_entropy": Case(
+        good=lambda: ((jnp.stack([_lp(), _lp() + 1.0], axis=-1),), {"mask": _mask()}),
+        bad=lambda: ((jnp.stack([_lp(), _lp()], axis=-1),), {"mask": jnp.ones((2, 4), bool)}),
+        bad_arg="mask",
+    ),
     "bvjax.rl.kl_penalty": Case(
         good=lambda: ((_lp(), _lp() + 0.2), {"straight_through": True}),
         bad=lambda: ((_lp(), _lp(2, 4)), {}),

@@ -62,6 +62,24 @@ CASES = {
         bad=lambda: (_four(bad_at=3), {}),
         bad_arg="reference_rejected_logps",
     ),
+    "bvjax.preference.hinge_dpo_loss": Case(
+        good=lambda: (_four(), {"beta": 0.5}),
+        bad=lambda: (_four(bad_at=1), {}),
+        bad_arg="policy_rejected_logps",
+        static=("beta",),
+    ),
+    "bvjax.preference.robust_dpo_loss": Case(
+        good=lambda: (_four(), {"beta": 0.5, "label_smoothing": 0.2}),
+        bad=lambda: (_four(bad_at=2), {}),
+        bad_arg="reference_chosen_logps",
+        static=("beta", "label_smoothing"),
+    ),
+    "bvjax.preference.f_dpo_loss": Case(
+        good=lambda: (_four(), {"divergence": "alpha_divergence", "alpha": 0.3}),
+        bad=lambda: (_four(bad_at=3), {"divergence": "js_divergence"}),
+        bad_arg="reference_rejected_logps",
+        static=("beta", "divergence", "alpha"),
+    ),
     "bvjax.preference.orpo_loss": Case(
         good=lambda: ((jnp.array([-0.5, -2.0]), jnp.array([-1.0, -0.1]), jnp.array([0.5, 2.0])), {}),
         bad=lambda: ((jnp.array([-0.5, -2.0]), jnp.array([-1.0, -0.1]), jnp.array([0.5])), {}),

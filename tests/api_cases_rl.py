@@ -17,6 +17,14 @@ def _steps():
     return states, returns, jnp.ones((2, 3), bool), jnp.array([0, 0])
 
 
+def _tokens():
+    return jnp.log(jnp.linspace(0.1, 0.9, 8).reshape(2, 4))
+
+
+def _token_mask():
+    return jnp.array([[True, False, True, True], [True, True, False, False]])
+
+
 CASES = {
     "bvjax.rl.group_advantages": Case(
         good=lambda: ((_rewards(),), {"std_ddof": 1}),
@@ -85,5 +93,42 @@ CASES = {
         good=lambda: ((jnp.zeros((2, 3, 5)), jnp.zeros((2, 3), jnp.int32)), {}),
         bad=lambda: ((jnp.zeros((2, 3, 5)), jnp.zeros((2, 4), jnp.int32)), {}),
         bad_arg="tokens",
+    ),
+    "bvjax.rl.gae_advantages": Case(
+        good=lambda: ((_tokens(), _tokens() * 0.5, _token_mask()), {"gamma": 0.9, "lam": 0.95}),
+        bad=lambda: ((_tokens(), _tokens()[:, :3], _token_mask()), {}),
+        bad_arg="values",
+        static=("gamma", "lam"),
+    ),
+    "bvjax.rl.value_loss": Case(
+        good=lambda: ((_tokens(), _tokens() * 0.5, _tokens() + 1.0), {"clip": 0.2}),
+        bad=lambda: ((_tokens(), _tokens(), _tokens()[:, :3]), {}),
+        bad_arg="returns",
+        static=("clip",),
+    ),
+    "bvjax.rl.masked_whiten": Case(
+        good=lambda: ((_tokens(), _token_mask()), {"shift_mean": False}),
+        bad=lambda: ((_tokens(), _token_mask()[:, :3]), {}),
+        bad_arg="mask",
+        static=("shift_mean", "eps"),
+    ),
+    "bvjax.rl.reinforce_pp_advantages": Case(
+        good=lambda: ((_tokens(), _token_mask()), {"gamma": 0.99}),
+        bad=lambda: ((_tokens(), _token_mask()[:1]), {}),
+        bad_arg="mask",
+        static=("gamma", "eps"),
+    ),
+    "bvjax.rl.reinforce_pp_baseline_advantages": Case(
+        good=lambda: ((jnp.array([1.0, 0.0]), jnp.array([3, 3]), _token_mask()), {}),
+        bad=lambda: ((jnp.array([1.0, 0.0]), jnp.array([3, 3, 3]), _token_mask()), {}),
+        bad_arg="group_ids",
+        static=("eps",),
+    ),
+    "bvjax.rl.rollout_correction_weights": Case(
+        good=lambda: ((_tokens(), _tokens() * 0.9, _token_mask()),
+                      {"level": "sequence", "mode": "mask", "clip_min": 0.5}),
+        bad=lambda: ((_tokens(), _tokens()[:, :3], _token_mask()), {}),
+        bad_arg="rollout_logps",
+        static=("level", "mode", "clip_max", "clip_min", "log_ratio_clip"),
     ),
 }

@@ -11,6 +11,7 @@ from bvjax.rl._baselines import (
     v05_baseline,
 )
 from bvjax.rl._filters import dapo_group_filter, overlong_filter, overlong_penalty
+from bvjax.rl._gae import gae_advantages, masked_whiten, value_loss
 from bvjax.rl._hierarchical import gigpo_advantages, hgpo_advantages
 from bvjax.rl._kl import kl_penalty
 from bvjax.rl._policy_loss import (
@@ -23,6 +24,8 @@ from bvjax.rl._policy_loss import (
     upge_loss,
     upge_stable_mask,
 )
+from bvjax.rl._reinforce_pp import reinforce_pp_advantages, reinforce_pp_baseline_advantages
+from bvjax.rl._rollout_correction import RolloutCorrection, rollout_correction_weights
 from bvjax.rl._routing import (
     DCPOAdvantages,
     DYPORoute,
@@ -33,11 +36,13 @@ from bvjax.rl._routing import (
     dypo_route,
     hpt_gate,
 )
+from bvjax.rl._sapo import sapo_loss, token_entropy
 
 __all__ = [
     "DCPOAdvantages",
     "DYPORoute",
     "HPTGate",
+    "RolloutCorrection",
     "V05Baseline",
     "aggregate_loss",
     "cispo_loss",
@@ -46,6 +51,7 @@ __all__ = [
     "dcpo_temperature",
     "dypo_loss",
     "dypo_route",
+    "gae_advantages",
     "gigpo_advantages",
     "group_advantages",
     "grpo_loss",
@@ -54,6 +60,7 @@ __all__ = [
     "hpt_gate",
     "kl_penalty",
     "logit_score_sqnorm",
+    "masked_whiten",
     "off_policy_loss",
     "optimal_baseline_advantages",
     "osla_continue",
@@ -61,9 +68,15 @@ __all__ = [
     "overlong_penalty",
     "ppo_clip_loss",
     "reinforce_loss",
+    "reinforce_pp_advantages",
+    "reinforce_pp_baseline_advantages",
     "rloo_advantages",
+    "rollout_correction_weights",
+    "sapo_loss",
+    "token_entropy",
     "upge_loss",
     "upge_stable_mask",
     "v05_advantages",
     "v05_baseline",
+    "value_loss",
 ]

@@ -69,6 +69,13 @@ def aggregate_loss(per_token: jax.Array, mask: jax.Array, *, mode: str = "token-
         Perspective, 2025 (arXiv 2503.20783); Shao et al, DeepSeekMath, 2024 (arXiv
         2402.03300).
 
+    TRL's ``GRPOTrainer`` normalises over all rows of the batch, empty ones included:
+    its ``loss_type="grpo"`` (and ``"sapo"``) is ``seq-mean-token-mean`` with
+    ``num_sequences=B``, and ``"dr_grpo"`` is ``seq-mean-token-sum-norm`` with
+    ``num_sequences=B, norm_constant=max_completion_length``; ``"dapo"``/``"bnpo"`` are
+    ``token-mean`` (each further divided by the gradient-accumulation steps, or a global
+    token count, outside the loss). With no empty row the defaults give the same numbers.
+
     Departures: ``seq-mean-token-sum-norm`` divides by :math:`N_{seq}` as well as
     :math:`C`; verl (at b178a3c) divides by :math:`C` only, so its loss grows with the
     (micro-)batch size (verl issue #3741). DAPO's paper normalises tokens per group; this,

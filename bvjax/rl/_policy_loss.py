@@ -345,6 +345,15 @@ def cispo_loss(logps: jax.Array, old_logps: jax.Array, advantages: jax.Array, *,
     Departures: the paper sets no lower bound and tunes the upper one without stating it
     here; the default ``clip_high=0.2`` matches verl's ``clip_ratio_high`` default, not a
     published value.
+
+    Peers (read in verl at b178a3c and TRL's ``GRPOTrainer``): verl's
+    ``compute_policy_loss_cispo`` clips the weight on both sides with
+    ``clip_ratio_low = clip_ratio_high = 0.2`` by default, i.e. ``clip_low=0.2,
+    clip_high=0.2`` here (bvjax's ``clip_low=None`` default has no lower bound, as the
+    paper). TRL's ``loss_type="cispo"`` caps the weight at ``epsilon_high`` itself, an
+    absolute cap with no lower bound (TRL recommends 5.0): pass ``clip_low=None,
+    clip_high=epsilon_high - 1`` and ``log_ratio_clip=None`` (TRL does not clamp the
+    log-ratio).
     """
     _check_tokens(logps, advantages, old_logps=old_logps)
     _check_clip(0.0 if clip_low is None else clip_low, clip_high, None, log_ratio_clip)
@@ -376,7 +385,9 @@ def gspo_loss(logps: jax.Array, old_logps: jax.Array, advantages: jax.Array, mas
         advantages: [B] or [B, T] float (data; GSPO uses one per sequence).
         mask: [B, T] bool, the response tokens (defines :math:`|y_i|`).
         clip_low, clip_high: the sequence-level clip range (the paper's 3e-4 and 4e-4).
-        log_ratio_clip: clamp the sequence log-ratio (verl: 20); None disables.
+        log_ratio_clip: clamp the (stop-gradient) sequence log-ratio to :math:`\pm c`
+            (default 20); None disables. The clamped factor is a constant, so the
+            gradient is kept.
 
     Returns:
         [B, T] float per-token loss. A sequence with no token has :math:`s_i = 1`.
@@ -391,6 +402,14 @@ def gspo_loss(logps: jax.Array, old_logps: jax.Array, advantages: jax.Array, mas
     References:
         Zheng et al, Group Sequence Policy Optimization, 2025 (arXiv 2507.18071), Eq. 5-7
         and the GSPO-token variant.
+
+    verl's ``compute_policy_loss_gspo`` (read at b178a3c) clamps differently: it clamps
+    the combined log-ratio :math:`\mathrm{sg}(\log s_i) + \log\pi_\theta -
+    \mathrm{sg}(\log\pi_\theta)` at +10, from above only and without the ±20 clamp of its
+    other losses. A sequence whose log-ratio exceeds 10 then gets the constant
+    :math:`e^{10}` with zero gradient, where bvjax keeps :math:`e^{s}` and its gradient (the
+    two differ only for negative advantages there: the clip already removes the positive
+    ones). Below +10, verl's values equal ``log_ratio_clip=None`` here.
     """
     _check_tokens(logps, advantages, old_logps=old_logps)
     _checks.dims(mask=(mask, "[B, T]", "bool"))
