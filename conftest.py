@@ -32,18 +32,21 @@ settings.register_profile("fuzz", derandomize=False, database=None, print_blob=T
                           phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink])
 settings.load_profile(os.environ.get("BVJAX_HYPOTHESIS_PROFILE", "suite"))
 # Under `make fuzz`, each hypothesis test draws FUZZ_SCALE times its own max_examples (in one process,
-# so its programs compile once for all of them).
+# so its programs compile once for all of them), and a test that pins derandomize=True in its own
+# settings is explored too.
+_FUZZ = os.environ.get("BVJAX_HYPOTHESIS_PROFILE") == "fuzz"
 _FUZZ_SCALE = int(os.environ.get("BVJAX_FUZZ_SCALE", "1"))
 
 
 def pytest_collection_modifyitems(config, items):
-    if _FUZZ_SCALE <= 1:
+    if not _FUZZ:
         return
     for item in items:
         fn = getattr(item, "obj", None)
         own = getattr(fn, "_hypothesis_internal_use_settings", None)
         if own is not None and getattr(fn, "is_hypothesis_test", False):
-            fn._hypothesis_internal_use_settings = settings(own, max_examples=own.max_examples * _FUZZ_SCALE)
+            fn._hypothesis_internal_use_settings = settings(
+                own, max_examples=own.max_examples * max(_FUZZ_SCALE, 1), derandomize=False, database=None)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -145,7 +145,7 @@ def test_gradients():
                     order=2, modes=["rev"], atol=1e-2, rtol=1e-2)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None)
 @given(st.lists(st.floats(-1e4, 1e4, width=32), min_size=4, max_size=4), st.floats(1e-3, 10.0),
        st.floats(0.0, 0.45), st.sampled_from(DIVERGENCES))
 def test_hypothesis_extremes_finite(vals, beta, eps, div):

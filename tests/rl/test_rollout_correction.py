@@ -102,7 +102,7 @@ SETTINGS = list(itertools.product(["token", "sequence"], ["truncate", "mask"],
 masks = st.lists(st.booleans(), min_size=B * T, max_size=B * T).map(lambda b: np.array(b).reshape(B, T))
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**16), mask=masks, setting=st.sampled_from(SETTINGS),
        clamp=st.sampled_from([20.0, None, 0.5]), jit=st.booleans())
 def test_matches_definition(seed, mask, setting, clamp, jit):
