@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging as logging_lib
 import os
 import pathlib
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -166,18 +166,42 @@ def _move_corrupted(manager: ocp.CheckpointManager, step: int) -> None:
     logging.warning("Moved the corrupted checkpoint step %d to %s", step, target)
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}"
+def _first_line(err: BaseException, limit: int = 240) -> str:
+    """``Type: first line of the message``, cut before tensorstore's spec dump and at `limit`."""
+    lines = str(err).strip().splitlines()
+    text = (lines[0] if lines else "").split(" [tensorstore_spec", 1)[0]
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(err).__name__}: {text}"
 
 
-class _QuietAsyncio(logging_lib.Filter):
-    """Drops asyncio's "Event loop is closed" noise that a failed orbax restore leaves behind."""
+def _is_closed_loop_noise(exc: BaseException | None) -> bool:
+    return isinstance(exc, RuntimeError) and "Event loop is closed" in str(exc)
 
-    def filter(self, record: logging_lib.LogRecord) -> bool:
-        text = record.getMessage()
-        exc = record.exc_info[1] if record.exc_info else None
-        return not ("Event loop is closed" in text or (exc is not None and "Event loop is closed" in str(exc)))
+
+@contextlib.contextmanager
+def _quiet_closed_event_loop():
+    """Silences the ``RuntimeError: Event loop is closed`` tracebacks of a failed orbax restore.
+
+    When tensorstore fails to read a step, its late callbacks reach an asyncio loop that
+    orbax already closed; Python prints those through `sys.excepthook` (or the
+    unraisable hook) although nothing is wrong. Every other error still prints.
+    """
+    old_hook, old_unraisable = sys.excepthook, sys.unraisablehook
+
+    def hook(kind, value, tb):
+        if not _is_closed_loop_noise(value):
+            old_hook(kind, value, tb)
+
+    def unraisable(info):
+        if not _is_closed_loop_noise(info.exc_value):
+            old_unraisable(info)
+
+    sys.excepthook, sys.unraisablehook = hook, unraisable
+    try:
+        yield
+    finally:
+        sys.excepthook, sys.unraisablehook = old_hook, old_unraisable
 
 
 def _restore_latest(manager: ocp.CheckpointManager, abstract_state: Any) -> tuple[int, Any] | None:
@@ -315,54 +339,49 @@ def _run(config, workdir, experiment, mesh) -> dict[str, Any]:
     options = ocp.CheckpointManagerOptions(max_to_keep=config.max_checkpoints, create=True,
                                            cleanup_tmp_directories=True)
     metrics_path = workdir / workdir_lib.METRICS_FILE
-    quiet = _QuietAsyncio()
-    logging_lib.getLogger("asyncio").addFilter(quiet)
-    try:
-        with ocp.CheckpointManager((workdir / "checkpoints").absolute(), options=options) as manager:
-            restored = _restore_latest(manager, abstract_state)
-            if restored is None:
-                start, state = 0, init_fn(init_key)
-                history: list[dict[str, Any]] = []
-                logging.info("Starting %s from scratch in %s", config.experiment, workdir)
-            else:
-                start, state = restored
-                history = workdir_lib.read_metrics(metrics_path, start)
-                logging.info("Resumed %s from step %d in %s", config.experiment, start, workdir)
+    with _quiet_closed_event_loop(), ocp.CheckpointManager((workdir / "checkpoints").absolute(), options=options) as manager:
+        restored = _restore_latest(manager, abstract_state)
+        if restored is None:
+            start, state = 0, init_fn(init_key)
+            history: list[dict[str, Any]] = []
+            logging.info("Starting %s from scratch in %s", config.experiment, workdir)
+        else:
+            start, state = restored
+            history = workdir_lib.read_metrics(metrics_path, start)
+            logging.info("Resumed %s from step %d in %s", config.experiment, start, workdir)
+        if writer:
+            workdir_lib.write_metrics(metrics_path, history)
+
+        if start == 0:
+            record = {"step": 0, **_to_python(eval_fn(state, jax.random.fold_in(eval_key, 0)))}
+            history.append(record)
             if writer:
                 workdir_lib.write_metrics(metrics_path, history)
 
-            if start == 0:
-                record = {"step": 0, **_to_python(eval_fn(state, jax.random.fold_in(eval_key, 0)))}
-                history.append(record)
-                if writer:
-                    workdir_lib.write_metrics(metrics_path, history)
-
-            tick, tick_step = time.perf_counter(), start
-            with contextlib.ExitStack() as files:
-                metrics_file = files.enter_context(metrics_path.open("a")) if writer else None
-                for step in range(start + 1, config.num_steps + 1):
-                    batch = batch_fn(jax.random.fold_in(data_key, step))
-                    state, train_metrics = step_fn(state, batch)
-                    if step % config.eval_every == 0 or step == config.num_steps:
-                        metrics = eval_fn(state, jax.random.fold_in(eval_key, step))
-                        record = {"step": step, **_to_python(train_metrics), **_to_python(metrics)}
-                        history.append(record)
-                        if metrics_file is not None:
-                            workdir_lib.append_row(metrics_file, record)
-                    if step % config.checkpoint_every == 0 or step == config.num_steps:
-                        manager.save(step, args=ocp.args.StandardSave(state))
-                    if step % config.log_every == 0 or step == config.num_steps:
-                        jax.block_until_ready(state)
-                        now = time.perf_counter()
-                        rate = (step - tick_step) / max(now - tick, 1e-9)
-                        eta = (config.num_steps - step) / max(rate, 1e-9)
-                        shown = experiment.progress(history[-1]) if history else ""
-                        logging.info("step %d/%d | %.1f steps/s | ETA %s | %s", step, config.num_steps,
-                                     rate, _format_eta(eta), shown)
-                        tick, tick_step = now, step
-            manager.wait_until_finished()
-    finally:
-        logging_lib.getLogger("asyncio").removeFilter(quiet)
+        tick, tick_step = time.perf_counter(), start
+        with contextlib.ExitStack() as files:
+            metrics_file = files.enter_context(metrics_path.open("a")) if writer else None
+            for step in range(start + 1, config.num_steps + 1):
+                batch = batch_fn(jax.random.fold_in(data_key, step))
+                state, train_metrics = step_fn(state, batch)
+                if step % config.eval_every == 0 or step == config.num_steps:
+                    metrics = eval_fn(state, jax.random.fold_in(eval_key, step))
+                    record = {"step": step, **_to_python(train_metrics), **_to_python(metrics)}
+                    history.append(record)
+                    if metrics_file is not None:
+                        workdir_lib.append_row(metrics_file, record)
+                if step % config.checkpoint_every == 0 or step == config.num_steps:
+                    manager.save(step, args=ocp.args.StandardSave(state))
+                if step % config.log_every == 0 or step == config.num_steps:
+                    jax.block_until_ready(state)
+                    now = time.perf_counter()
+                    rate = (step - tick_step) / max(now - tick, 1e-9)
+                    eta = (config.num_steps - step) / max(rate, 1e-9)
+                    shown = experiment.progress(history[-1]) if history else ""
+                    logging.info("step %d/%d | %.1f steps/s | ETA %s | %s", step, config.num_steps,
+                                 rate, _format_eta(eta), shown)
+                    tick, tick_step = now, step
+        manager.wait_until_finished()
 
     final_state = _to_host(state)
     report_path = workdir / "report.md"
