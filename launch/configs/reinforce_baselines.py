@@ -41,4 +41,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.checkpoint_every = 50
     config.max_checkpoints = 3
     config.num_devices = 0           # 0: every device
+    config.param_shards = 1          # devices each parameter is split over (1: replicated)
     return config
