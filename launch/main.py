@@ -73,7 +73,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except flags.Error as err:
-        _fail(str(err).splitlines()[0])
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        _fail(lines[0] + (f" {lines[-1]}" if lines[0].endswith(":") and len(lines) > 1 else ""))
     except (KeyError, AttributeError, TypeError, ValueError) as err:  # raised by config overrides
         _fail(f"bad --config override: {type(err).__name__}: {str(err).splitlines()[0]}")
     return []  # unreachable: _fail raises

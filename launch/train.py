@@ -108,6 +108,10 @@ def _agree(ok: bool, error: BaseException | None) -> None:
         raise error
 
 
+class CheckpointError(workdir_lib.LaunchError, RuntimeError):
+    """No checkpoint step in the workdir can be restored."""
+
+
 def make_mesh(num_devices: int = 0, param_shards: int = 1) -> Mesh:
     """A mesh ``(data, param)`` over the first `num_devices` devices (0: all).
 
@@ -230,7 +234,7 @@ def _restore_latest(manager: ocp.CheckpointManager, abstract_state: Any) -> tupl
     if state is not None:
         return step, state
     if failures:
-        raise RuntimeError(f"No checkpoint in {manager.directory} can be restored (moved aside to "
+        raise CheckpointError(f"No checkpoint in {manager.directory} can be restored (moved aside to "
                            f"{pathlib.Path(str(manager.directory)).name}.corrupted); tried " + "; ".join(failures))
     return None
 
