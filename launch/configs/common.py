@@ -11,7 +11,7 @@ Fields and their ranges come from three places, later ones winning:
 1. `LOOP_FIELDS` below, for the fields launch/train.py reads. A training experiment
    (one with ``train_step``) needs ``num_steps >= 1``; a measurement allows 0.
 2. A default rule for an experiment's own fields that are not declared: an ``int``
-   named ``num_*``, ``*_size``, ``*_draws`` or ``*_steps`` is a count and must be >= 1;
+   named ``num_*``, ``*_size`` or ``*_draws`` is a count and must be >= 1;
    a ``float`` named ``*learning_rate`` must be > 0 and one named ``*_std`` >= 0.
 3. ``CONFIG_FIELDS`` in the experiment module: name -> `Field` (type, range, choices,
    meaning) for its own fields.
@@ -97,7 +97,7 @@ LOOP_FIELDS: dict[str, Field] = {
     "param_shards": Field(int, 1, help="devices each parameter is split over (the 'param' mesh axis); 1: replicated"),
 }
 
-_COUNT = re.compile(r"^num_|_size$|_draws$|_steps$")
+_COUNT = re.compile(r"^num_|_size$|_draws$")
 
 
 def _default_rule(name: str, value: Any) -> Field | None:
