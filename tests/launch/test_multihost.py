@@ -67,7 +67,6 @@ def test_two_processes_equal_one_process_and_write_one_metrics_file(tmp_path):
                 p.kill()
                 p.wait()
     assert codes == [0, 0], "\n".join(log.read_text()[-2000:] for log in logs)
-    assert "process 1" not in logs[0].read_text()
 
     one = train.train_and_evaluate(small_config(), tmp_path / "one")  # 1 process, 8 devices
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
