@@ -1,40 +1,28 @@
 """Registry of experiments that `launch.train` can run, keyed by ``config.experiment``.
 
-An experiment is a module-like record of pure functions (see `Experiment`); the
-training loop in launch/train.py supplies the mesh, jit, checkpoints and logging.
+An experiment is a module of pure functions (see `Experiment`); the training loop in
+launch/train.py supplies the mesh, jit, checkpoints and logging. ``config.experiment``
+is either a built-in short name (a module of this package, imported only when chosen,
+so ``import launch.main`` loads no experiment and no plotting library) or the import
+path of a user's own module (``my_package.my_experiment``, importable from the
+current directory or ``PYTHONPATH``), which needs no change to this package.
+
+Besides the functions, a module may declare ``CONFIG_FIELDS`` (name ->
+`launch.configs.common.Field`: type, range, meaning of its own config fields, checked
+before any compile) and ``SAFE_TO_CHANGE`` (fields that may differ when a run resumes,
+on top of the evaluation, logging and checkpoint cadence).
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 
-from launch.experiments import (
-    agentic_hgpo,
-    aggregate_responses,
-    arl_modalities,
-    baseline_mse,
-    benchmark_variance,
-    bvpo_toy,
-    chips_selection,
-    dcpo_entropy,
-    ibcl_toy,
-    kriging_al,
-    lla_icl,
-    lla_regression,
-    mcts_dpo,
-    mi_alpha,
-    misalignment,
-    portfolio_ensemble,
-    ramp_union,
-    reinforce_baselines,
-    saito_mnar,
-    simplicity_bias,
-    tajwar_bandit,
-    vrs_pacing,
-)
+from launch.workdir import LaunchError
 
 
 class Experiment(NamedTuple):
@@ -57,6 +45,9 @@ class Experiment(NamedTuple):
     progress: Callable[..., str]
     report: Callable[..., str]
     jit_evaluate: bool = True
+    config_fields: Any = None       # the module's CONFIG_FIELDS, if any
+    safe_to_change: tuple = ()      # the module's SAFE_TO_CHANGE, if any
+    trains: bool = True             # False for a measurement module (no train_step)
 
 
 def _no_state(config, key):
@@ -80,38 +71,50 @@ _DEFAULTS = {"init": _no_state, "make_batch": _key_batch, "train_step": _no_upda
 
 
 def _from_module(module) -> Experiment:
-    return Experiment(*(getattr(module, field) if hasattr(module, field) else _DEFAULTS[field]
-                        for field in Experiment._fields))
+    functions = {field: getattr(module, field, _DEFAULTS.get(field)) for field in Experiment._fields[:7]}
+    return Experiment(**functions, config_fields=getattr(module, "CONFIG_FIELDS", None),
+                      safe_to_change=tuple(getattr(module, "SAFE_TO_CHANGE", ())),
+                      trains=hasattr(module, "train_step"))
 
 
-EXPERIMENTS: dict[str, Experiment] = {
-    "reinforce_baselines": _from_module(reinforce_baselines),
-    "baseline_mse": _from_module(baseline_mse),
-    "bvpo_toy": _from_module(bvpo_toy),
-    "tajwar_bandit": _from_module(tajwar_bandit),
-    "mcts_dpo": _from_module(mcts_dpo),
-    "saito_mnar": _from_module(saito_mnar),
-    "misalignment": _from_module(misalignment),
-    "lla_regression": _from_module(lla_regression),
-    "lla_icl": _from_module(lla_icl),
-    "aggregate_responses": _from_module(aggregate_responses),
-    "benchmark_variance": _from_module(benchmark_variance),
-    "vrs_pacing": _from_module(vrs_pacing),
-    "mi_alpha": _from_module(mi_alpha),
-    "agentic_hgpo": _from_module(agentic_hgpo),
-    "dcpo_entropy": _from_module(dcpo_entropy),
-    "kriging_al": _from_module(kriging_al),
-    "chips_selection": _from_module(chips_selection),
-    "ramp_union": _from_module(ramp_union),
-    "portfolio_ensemble": _from_module(portfolio_ensemble),
-    "arl_modalities": _from_module(arl_modalities),
-    "ibcl_toy": _from_module(ibcl_toy),
-    "simplicity_bias": _from_module(simplicity_bias),
-}
+# Built-in experiments, by the module name under launch/experiments/.
+EXPERIMENTS: tuple[str, ...] = (
+    "agentic_hgpo", "aggregate_responses", "arl_modalities", "baseline_mse", "benchmark_variance",
+    "bvpo_toy", "chips_selection", "dcpo_entropy", "ibcl_toy", "kriging_al", "lla_icl",
+    "lla_regression", "mcts_dpo", "mi_alpha", "misalignment", "portfolio_ensemble", "ramp_union",
+    "reinforce_baselines", "saito_mnar", "simplicity_bias", "tajwar_bandit", "vrs_pacing",
+)
+
+
+class UnknownExperimentError(LaunchError, KeyError):
+    """``config.experiment`` names neither a built-in experiment nor an importable module."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def module_for(name: str):
+    """Imports the module behind `name` (a built-in short name or an import path)."""
+    if name in EXPERIMENTS:
+        return importlib.import_module(f"launch.experiments.{name}")
+    if "." in name:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name and name.startswith(err.name):  # the module itself is missing, not one it imports
+                raise UnknownExperimentError(
+                    f"config.experiment: cannot import {name!r} ({err}); is its folder on PYTHONPATH?") from err
+            raise
+    close = difflib.get_close_matches(name, EXPERIMENTS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UnknownExperimentError(f"config.experiment: unknown {name!r}; {hint}valid: {', '.join(EXPERIMENTS)}, "
+                                 "or an import path such as my_package.my_experiment")
 
 
 def get(name: str) -> Experiment:
-    """Looks an experiment up; an unknown name raises KeyError listing the valid ones."""
-    if name not in EXPERIMENTS:
-        raise KeyError(f"config.experiment: unknown {name!r}; valid: {sorted(EXPERIMENTS)}")
-    return EXPERIMENTS[name]
+    """Looks an experiment up (lazily); an unknown name raises a KeyError listing the valid ones."""
+    module = module_for(name)
+    missing = [f for f in ("evaluate", "progress", "report") if not hasattr(module, f)]
+    if missing:
+        raise UnknownExperimentError(f"config.experiment: module {module.__name__} lacks {', '.join(missing)}")
+    return _from_module(module)

@@ -31,9 +31,23 @@ from bvjax.diagnostics import bias_variance
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from launch.configs.common import Field
 from launch.experiments._history import series
 
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
+
+# Checked before any compile (launch/configs/common.py); the loop's own fields are checked there.
+CONFIG_FIELDS = {
+    "num_seeds": Field(int, 1, help="independent replicas per estimator"),
+    "group_size": Field(int, 2, help="pulls per group G (leave-one-out needs G >= 2)"),
+    "num_arms": Field(int, 2, help="arms K"),
+    "reward_offset": Field(float, help="arm means are offset + linspace(0, 1, K)"),
+    "noise_std": Field(float, 0, help="std of the Gaussian reward noise"),
+    "estimators": Field((tuple, list), choices=("none", "mean", "leave_one_out"), help="baselines trained side by side"),
+    "optimizer.name": Field(str, choices=tuple(OPTIMIZERS), help="optax optimizer"),
+    "optimizer.learning_rate": Field(float, 0, low_open=True, help="its learning rate"),
+    "meter_draws": Field(int, 2, help="independent batches the bias-variance meter draws per evaluation"),
+}
 
 
 def _means(config: ml_collections.ConfigDict) -> jax.Array:

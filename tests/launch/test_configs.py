@@ -6,9 +6,10 @@ import pathlib
 import pytest
 
 from launch import experiments
+from launch.configs import common
 
 CONFIGS = sorted(p.stem for p in (pathlib.Path(__file__).resolve().parents[2] / "launch" / "configs").glob("*.py")
-                 if not p.stem.startswith("_"))
+                 if not p.stem.startswith("_") and p.stem != "common")
 
 
 def test_there_are_configs():
@@ -26,3 +27,10 @@ def test_config_is_documented_and_registered(name):
     for field in ("seed", "num_steps", "batch_size", "eval_every", "log_every", "checkpoint_every",
                   "max_checkpoints", "num_devices"):
         assert field in config, f"{name}: config lacks {field!r}, which launch/train.py needs"
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_default_config_passes_validation(name):
+    config = importlib.import_module(f"launch.configs.{name}").get_config()
+    experiment = experiments.get(config.experiment)
+    common.validate(config, experiment.config_fields, trains=experiment.trains)

@@ -101,8 +101,10 @@ def test_no_restorable_checkpoint_raises_naming_the_steps(tmp_path):
     train.train_and_evaluate(small_config(num_steps=8), tmp_path)
     for step in (4, 8):
         _corrupt(tmp_path / "checkpoints" / str(step))
-    with pytest.raises(RuntimeError, match="step 8.*step 4"):
+    with pytest.raises(RuntimeError, match="step 8.*step 4") as err:
         train.train_and_evaluate(small_config(num_steps=8), tmp_path)
+    assert isinstance(err.value, train.workdir_lib.LaunchError)  # launch.main prints it as one line
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "checkpoints.corrupted").iterdir()) == ["4", "8"]
 
 
 @pytest.mark.parametrize(
