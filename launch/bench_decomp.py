@@ -125,27 +125,31 @@ def main(argv):
     print(header)
     print("-" * len(header))
     for task in _TASKS.value:
-        loss = "mse" if task == "regression" else "0-1_loss"
-        X_tr, y_tr, X_te, y_te = make_data(task, _NUM_TRAIN.value, _NUM_TEST.value, _DIM.value)
-        fit_predict = make_fit_predict(task, hidden=_HIDDEN.value, epochs=epochs, batch=_BATCH.value,
-                                       num_train=_NUM_TRAIN.value)
-        decomp = jax.jit(lambda key: bias_variance_decomp(fit_predict, X_tr, y_tr, X_te, y_te, loss=loss,
-                                                          num_rounds=rounds, key=key))
+        print(_time_task(task, rounds, epochs, mlxtend_decomp, ConvergenceWarning))
+
+
+def _time_task(task, rounds, epochs, mlxtend_decomp, convergence_warning) -> str:
+    """One table row: both decompositions of the task's MLP, timed."""
+    loss = "mse" if task == "regression" else "0-1_loss"
+    X_tr, y_tr, X_te, y_te = make_data(task, _NUM_TRAIN.value, _NUM_TEST.value, _DIM.value)
+    fit_predict = make_fit_predict(task, hidden=_HIDDEN.value, epochs=epochs, batch=_BATCH.value,
+                                   num_train=_NUM_TRAIN.value)
+    decomp = jax.jit(lambda key: bias_variance_decomp(fit_predict, X_tr, y_tr, X_te, y_te, loss=loss,
+                                                      num_rounds=rounds, key=key))
+    start = time.perf_counter()
+    ours = jax.block_until_ready(decomp(jax.random.key(0)))
+    t_first = time.perf_counter() - start
+    t_ours = median_time(lambda: decomp(jax.random.key(0)), _REPEATS.value, warmup=False)
+
+    estimator = sklearn_mlp(task, hidden=_HIDDEN.value, epochs=epochs, batch=_BATCH.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", convergence_warning)
         start = time.perf_counter()
-        ours = jax.block_until_ready(decomp(jax.random.key(0)))
-        t_first = time.perf_counter() - start
-        t_ours = median_time(lambda: decomp(jax.random.key(0)), _REPEATS.value, warmup=False)
-
-        estimator = sklearn_mlp(task, hidden=_HIDDEN.value, epochs=epochs, batch=_BATCH.value)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            start = time.perf_counter()
-            theirs = mlxtend_decomp(estimator, X_tr, y_tr, X_te, y_te, loss=loss, num_rounds=rounds, random_seed=0)
-            t_theirs = time.perf_counter() - start
-        fmt = lambda v: " / ".join(f"{float(a):.4f}" for a in v)  # noqa: E731
-        print(f"{task:>14} | {t_ours:>8.3f} | {t_first:>10.3f} | {t_theirs:>9.2f} | {t_theirs / t_ours:>6.1f} | "
-              f"{fmt(ours):>26} | {fmt(theirs):>26}")
-
+        theirs = mlxtend_decomp(estimator, X_tr, y_tr, X_te, y_te, loss=loss, num_rounds=rounds, random_seed=0)
+        t_theirs = time.perf_counter() - start
+    fmt = lambda v: " / ".join(f"{float(a):.4f}" for a in v)
+    return (f"{task:>14} | {t_ours:>8.3f} | {t_first:>10.3f} | {t_theirs:>9.2f} | {t_theirs / t_ours:>6.1f} | "
+            f"{fmt(ours):>26} | {fmt(theirs):>26}")
 
 if __name__ == "__main__":
     app.run(main)

@@ -3,7 +3,6 @@ training sets: mlxtend's definitions, for scikit-learn estimators or JAX ``fit_p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax

@@ -129,7 +129,7 @@ def test_jax_form_closed_form_gaussian_predictions(jit, x64):
     num_rounds, m, sigma = 400, 300, 0.7
     x = np.linspace(-1.0, 1.0, m)
     y = np.sin(3 * x)
-    f = lambda t: 0.5 * t  # noqa: E731
+    f = lambda t: 0.5 * t
     sq_bias = np.mean((0.5 * x - y) ** 2)
     fn = functools.partial(bias_variance_decomp, _gaussian_predictor(f, sigma), loss="mse",
                            num_rounds=num_rounds)
@@ -155,7 +155,7 @@ def test_jax_form_bootstrap_mean_variance(x64):
 
     X = np.zeros((n, 2))
     for chunk in (None, 300):
-        loss, bias, var = bias_variance_decomp(fit_predict, X, y, X[:3], y[:3], loss="mse",
+        _, bias, var = bias_variance_decomp(fit_predict, X, y, X[:3], y[:3], loss="mse",
                                                num_rounds=num_rounds, key=jax.random.key(1), chunk_size=chunk)
         # relative SE of a variance from 2000 draws ~ sqrt(2/1999) = 3.2%; 15% is ~5 SE.
         np.testing.assert_allclose(var, (num_rounds - 1) / num_rounds * pop_var / n, rtol=0.15)
