@@ -20,6 +20,7 @@ from launch.experiments import (
     bvpo_toy,
     chips_selection,
     dcpo_entropy,
+    double_descent,
     ibcl_toy,
     kriging_al,
     lla_icl,
@@ -107,6 +108,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "arl_modalities": _from_module(arl_modalities),
     "ibcl_toy": _from_module(ibcl_toy),
     "simplicity_bias": _from_module(simplicity_bias),
+    "double_descent": _from_module(double_descent),
 }
 
 
