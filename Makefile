@@ -62,6 +62,7 @@ bench: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_meter
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_advantages
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_bootstrap
+	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_decomp
 	$(PYTHON) -m launch.bench_lla  # not forced to CPU: times the Pallas path where an accelerator is present
 
 lint: setup

@@ -121,6 +121,13 @@ CASES: dict[str, Case] = {
         good=lambda: ((jnp.ones((6, 3)),), {"gamma": 0.9, "kind": "cvar", "alpha": 0.5}),
         bad=lambda: ((jnp.ones(6),), {"gamma": 0.9, "kind": "cvar", "alpha": 0.5}),
         bad_arg="rewards", static=("kind", "alpha")),
+    "bvjax.stats.permutation_test": Case(
+        good=lambda: ((_V, jnp.array([2.0, 0.0, 3.0])), {}),
+        bad=lambda: ((_V, jnp.array([2.0, 0.0, 3.0])), {"paired": True}), bad_arg="y",
+        static=("func", "method", "paired", "num_rounds", "rtol", "atol", "max_exact")),
+    "bvjax.stats.proportion_difference": Case(good=lambda: ((jnp.array([0.8, 0.9]), jnp.array([0.7, 0.9]), 100), {}),
+                                              bad=lambda: ((jnp.array([0.8, 0.9]), 0.7, jnp.ones(3)), {}),
+                                              bad_arg="n_1"),
     "bvjax.stats.paired_ttest_5x2cv": _wrapper_case({"random_seed": 0}),
     "bvjax.stats.combined_ftest_5x2cv": _wrapper_case({"random_seed": 0}),
     "bvjax.stats.paired_ttest_resampled": _wrapper_case({"num_rounds": 4, "random_seed": 0},

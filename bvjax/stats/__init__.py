@@ -38,6 +38,7 @@ from bvjax.stats._bootstrap import (
 )
 from bvjax.stats._cv import kfold_masks, nested_kfold_masks, stratified_kfold_masks
 from bvjax.stats._distributions import binom_cdf, chi2_sf, f_sf, t_sf
+from bvjax.stats._permutation import permutation_test, proportion_difference
 from bvjax.stats._runtime import RuntimeFit, accelerator_cost, fit_runtime_model, idealized_runtime
 from bvjax.stats._sharpe import TopkMetrics, behavior_policy_baseline, sharpe_ratio_at_k
 from bvjax.stats._significance import (
@@ -110,7 +111,9 @@ __all__ = [
     "paired_ttest_5x2cv",
     "paired_ttest_kfold_cv",
     "paired_ttest_resampled",
+    "permutation_test",
     "point632_combine",
+    "proportion_difference",
     "seed_stats",
     "sharpe_ratio_at_k",
     "signal_to_noise",
