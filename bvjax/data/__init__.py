@@ -16,6 +16,7 @@ from bvjax.data._latent_trace import (
 )
 from bvjax.data._lla_regression import piecewise_linear_stream
 from bvjax.data._mnar import MNARFeedback, sample_mnar_feedback, synthetic_mnar_factors
+from bvjax.data._mqar import MQAR, mqar
 from bvjax.data._preference_bandit import PreferenceBandit, tajwar_bandit
 from bvjax.data._safety_pairs import SafetyPairs, safety_pairs
 from bvjax.data._simplicity import (
@@ -31,6 +32,7 @@ __all__ = [
     "AggregateRegression",
     "LatentTracePairs",
     "MNARFeedback",
+    "MQAR",
     "PreferenceBandit",
     "SafetyPairs",
     "bandit_expected_return",
@@ -52,6 +54,7 @@ __all__ += [  # simplicity-bias datasets (Shah et al. 2020)
     "SimplicityData",
     "linear_coordinate",
     "lms_data",
+    "mqar",
     "ms57_data",
     "randomize_coordinates",
     "slab_coordinate",

@@ -62,7 +62,7 @@ def sample(params, config: _tf.TransformerConfig, prompts: jax.Array, *, key: ja
         >>> cfg = TransformerConfig(vocab_size=7, num_layers=1, num_heads=2, head_dim=4,
         ...                         mlp_dim=8, max_len=10)
         >>> prompts = jnp.array([[1, 2, 3]])
-        >>> params = TransformerLM(cfg).init(jax.random.key(0), prompts)
+        >>> params = jax.jit(TransformerLM(cfg).init)(jax.random.key(0), prompts)
         >>> tokens, logps = sample(params, cfg, prompts, key=jax.random.key(1), max_new_tokens=4)
         >>> tokens.shape, logps.shape
         ((1, 7), (1, 4))
@@ -73,8 +73,8 @@ def sample(params, config: _tf.TransformerConfig, prompts: jax.Array, *, key: ja
     """
     if not isinstance(config, _tf.TransformerConfig):
         raise TypeError(f"config: expected a TransformerConfig, got {type(config).__name__}")
+    sizes = _checks.dims(prompts=(prompts, "[B, P]", "int"), prompt_mask=(prompt_mask, "[B, P]", "bool"))
     _tf.check_tokens("prompts", prompts, config.vocab_size, config.max_len, prompt_mask)
-    sizes = _checks.dims(prompts=(prompts, "[B, P]"), prompt_mask=(prompt_mask, "[B, P]", "bool"))
     if not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens: expected a static int >= 0, got {max_new_tokens!r}")
     if sizes["P"] < 1:

@@ -254,7 +254,7 @@ class TransformerLM(nn.Module):
         ...                         mlp_dim=16, max_len=8, attention="lla")
         >>> model = TransformerLM(cfg)
         >>> tokens = jnp.array([[1, 2, 3]])
-        >>> params = model.init(jax.random.key(0), tokens)
+        >>> params = jax.jit(model.init)(jax.random.key(0), tokens)
         >>> model.apply(params, tokens).shape
         (1, 3, 11)
 
@@ -298,8 +298,8 @@ class TransformerLM(nn.Module):
 
     def __call__(self, tokens, mask=None):
         c = self.config
+        _checks.dims(tokens=(tokens, "[B, T]", "int"), mask=(mask, "[B, T]", "bool"))
         check_tokens("tokens", tokens, c.vocab_size, c.max_len, mask)
-        _checks.dims(tokens=(tokens, "[B, T]"), mask=(mask, "[B, T]", "bool"))
         if mask is None:
             return self.forward(tokens)[0]
         tok, valid, order = compact(tokens, mask)
