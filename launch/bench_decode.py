@@ -84,8 +84,8 @@ def run(attention, new_tokens, *, batch, prompt_len, num_layers, num_heads, head
             # The untimed first calls compile and give the outputs compared below.
             (tok_c, lp_c), (buf, lp_r) = jax.block_until_ready(
                 (cached(params, prompts=prompts, key=key), recompute(params, prompts, key)))
-            t_cached = median_time(lambda: cached(params, prompts=prompts, key=key), repeats, warmup=False)
-            t_full = median_time(lambda: recompute(params, prompts, key), repeats, warmup=False)
+            t_cached = median_time(functools.partial(cached, params, prompts=prompts, key=key), repeats, warmup=False)
+            t_full = median_time(functools.partial(recompute, params, prompts, key), repeats, warmup=False)
             rows.append({"attention": kind, "new_tokens": n, "cached_tok_s": batch * n / t_cached,
                          "recompute_tok_s": batch * n / t_full, "speedup": t_full / t_cached,
                          "same_tokens": bool(np.array_equal(np.asarray(tok_c), np.asarray(buf))),
@@ -98,7 +98,7 @@ def table(rows):
              "------------------|-----|--------------|-----------------|----------|-------------|------------"]
     for r in rows:
         lines.append(f"{r['attention']:<17} | {r['new_tokens']:>3} | {r['cached_tok_s']:>12.1f} | "
-                     f"{r['recompute_tok_s']:>15.1f} | {r['speedup']:>7.1f}x | {str(r['same_tokens']):>11} | "
+                     f"{r['recompute_tok_s']:>15.1f} | {r['speedup']:>7.1f}x | {r['same_tokens']!s:>11} | "
                      f"{r['max_logp_diff']:.1e}")
     return "\n".join(lines)
 

@@ -84,9 +84,9 @@ def sample(params, config: _tf.TransformerConfig, prompts: jax.Array, *, key: ja
                          f"got P={sizes['P']} and max_new_tokens={max_new_tokens}")
     if isinstance(temperature, (int, float, np.number)) and not temperature > 0:
         raise ValueError(f"temperature: expected > 0, got {temperature!r}")
-    if prompt_mask is not None and not isinstance(prompt_mask, jax.core.Tracer):
-        if not np.asarray(prompt_mask).any(axis=1).all():
-            raise ValueError("prompt_mask: expected at least one real token in every row, got an empty row")
+    if (prompt_mask is not None and not isinstance(prompt_mask, jax.core.Tracer)
+            and not np.asarray(prompt_mask).any(axis=1).all()):
+        raise ValueError("prompt_mask: expected at least one real token in every row, got an empty row")
     mask = jnp.ones(prompts.shape, bool) if prompt_mask is None else prompt_mask
     return _sample(params, prompts, mask, key, jnp.asarray(temperature, jnp.float32), config=config,
                    max_new_tokens=int(max_new_tokens))

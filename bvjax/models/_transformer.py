@@ -165,7 +165,7 @@ class _Block(nn.Module):
 
     def setup(self):
         c = self.config
-        dense = dict(dtype=c.dtype, param_dtype=c.param_dtype)
+        dense = {"dtype": c.dtype, "param_dtype": c.param_dtype}
         self.ln_attn = nn.LayerNorm(**dense)
         self.qkv = nn.DenseGeneral((3, c.num_heads, c.head_dim), **dense)
         self.out = nn.DenseGeneral(c.embed_dim, axis=(-2, -1), **dense)
@@ -302,7 +302,7 @@ class TransformerLM(nn.Module):
         check_tokens("tokens", tokens, c.vocab_size, c.max_len, mask)
         if mask is None:
             return self.forward(tokens)[0]
-        tok, valid, order = compact(tokens, mask)
+        tok, _, order = compact(tokens, mask)
         logits = self.forward(tok)[0]
         inv = jnp.argsort(order, axis=1)
         logits = jnp.take_along_axis(logits, inv[..., None], 1)

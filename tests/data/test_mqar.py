@@ -36,10 +36,10 @@ def test_structure_matches_the_definition(random_non_queries):
 
 def test_power_law_gaps():
     # Small power_a puts queries right after the context; power_a = 1 spreads them uniformly.
-    kw = dict(num_examples=400, vocab_size=64, seq_len=64, num_pairs=2)
+    kw = {"num_examples": 400, "vocab_size": 64, "seq_len": 64, "num_pairs": 2}
     near = np.asarray(mqar(jax.random.key(1), power_a=0.01, **kw).target_mask)
     flat = np.asarray(mqar(jax.random.key(1), power_a=1.0, **kw).target_mask)
-    gap = lambda m: (np.nonzero(m)[1] - 4) / 2  # noqa: E731
+    gap = lambda m: (np.nonzero(m)[1] - 4) / 2
     space = (64 - 4) // 2
     # Uniform without replacement: each gap's marginal is uniform, mean (space - 1) / 2 = 14.5.
     assert abs(gap(flat).mean() - (space - 1) / 2) < 4 * np.sqrt((space**2 - 1) / 12 / 800)

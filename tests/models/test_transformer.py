@@ -160,7 +160,7 @@ def test_lla_model_pallas_path_lowers_for_tpu_and_gpu(platform, custom_call):
 
 @pytest.mark.parametrize("attention", ["softmax", "lla"])
 def test_sharded_batch_on_8_devices_equals_one_device(attention):
-    cfg, model, params, apply = _setup(attention, implementation="chunked" if attention == "lla" else None)
+    cfg, _, params, apply = _setup(attention, implementation="chunked" if attention == "lla" else None)
     devices = jax.devices()
     assert len(devices) == 8
     mesh = Mesh(np.array(devices), ("data",))
@@ -179,6 +179,9 @@ def test_sharded_batch_on_8_devices_equals_one_device(attention):
     # LLA path carry it further (1.2e-5 seen).
     np.testing.assert_allclose(np.asarray(apply(params, jax.device_put(one[0], rows), jax.device_put(mask, rows))),
                                np.asarray(apply(params, one[0], mask)), atol=1e-4 if attention == "lla" else 1e-5)
+
+
+_SMALL = {"vocab_size": 5, "num_layers": 1, "num_heads": 1, "head_dim": 2, "mlp_dim": 4, "max_len": 4}
 
 
 def test_bad_input_raises_value_error_naming_the_argument():
@@ -211,8 +214,7 @@ def test_bad_input_raises_value_error_naming_the_argument():
     for field, value in (("attention", "mamba"), ("positions", "alibi"), ("implementation", "cuda"),
                          ("ridge", 0.0), ("vocab_size", 0), ("max_len", -1)):
         with pytest.raises(ValueError, match=field):
-            TransformerConfig(**{**dict(vocab_size=5, num_layers=1, num_heads=1, head_dim=2, mlp_dim=4, max_len=4),
-                                 field: value})
+            TransformerConfig(**{**_SMALL, field: value})
     with pytest.raises(ValueError, match="head_dim"):
         TransformerConfig(vocab_size=5, num_layers=1, num_heads=1, head_dim=3, mlp_dim=4, max_len=4,
                           positions="rotary")
@@ -227,3 +229,50 @@ def test_zero_new_tokens_and_single_token_prompts():
     tokens, logps = sample(params, cfg, prompts, key=jax.random.key(0), max_new_tokens=15)  # fills max_len
     want = _logps_from_full_forward(apply, params, tokens, jnp.ones(tokens.shape, bool), 15, 1.0)
     np.testing.assert_allclose(np.asarray(logps), want, atol=2e-5)
+
+
+def _np_layer_norm(x, p, eps=1e-6):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * p["scale"] + p["bias"]
+
+
+def _np_attention(kind, q, k, v, ridge):
+    """Causal attention of one head, [T, D] each, in float64 straight from the equations."""
+    t, d = q.shape
+    out = np.zeros_like(v)
+    for i in range(t):
+        kj, vj = k[: i + 1], v[: i + 1]
+        if kind == "linear_regression":  # (sum v k^T)(sum k k^T + lambda I)^{-1} q
+            out[i] = (vj.T @ kj) @ np.linalg.solve(kj.T @ kj + ridge * np.eye(d), q[i])
+            continue
+        w = np.exp(kj @ q[i] / np.sqrt(d) - np.max(kj @ q[i] / np.sqrt(d)))
+        if kind == "softmax":
+            out[i] = w @ vj / w.sum()
+            continue
+        # LLA: weighted ridge fit of v ~ b + W (k - q_i), ridge lambda * omega on W, output b.
+        x = np.concatenate([np.ones((i + 1, 1)), kj - q[i]], 1)
+        reg = np.diag(np.r_[0.0, np.full(d, ridge * w.sum())])
+        out[i] = np.linalg.solve(x.T @ (w[:, None] * x) + reg, x.T @ (w[:, None] * vj))[0]
+    return out
+
+
+@pytest.mark.parametrize("attention", KINDS)
+def test_one_layer_model_matches_a_float64_numpy_forward(attention):
+    cfg = TransformerConfig(vocab_size=9, num_layers=1, num_heads=2, head_dim=3, mlp_dim=8, max_len=8,
+                            attention=attention, ridge=0.5)
+    model = TransformerLM(cfg)
+    tokens = np.array([[1, 5, 2, 8, 0, 3]])
+    params = jax.jit(model.init)(jax.random.key(4), jnp.asarray(tokens))
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)["params"]
+    b = p["block_0"]
+    x = p["embed"]["embedding"][tokens[0]] + p["pos_embed"]["embedding"][: tokens.shape[1]]
+    qkv = np.einsum("te,echd->tchd", _np_layer_norm(x, b["ln_attn"]), b["qkv"]["kernel"]) + b["qkv"]["bias"]
+    o = np.stack([_np_attention(attention, qkv[:, 0, h], qkv[:, 1, h], qkv[:, 2, h], 0.5) for h in range(2)], 1)
+    x = x + np.einsum("thd,hde->te", o, b["out"]["kernel"]) + b["out"]["bias"]
+    hid = _np_layer_norm(x, b["ln_mlp"]) @ b["mlp_in"]["kernel"] + b["mlp_in"]["bias"]
+    gelu = 0.5 * hid * (1 + np.tanh(np.sqrt(2 / np.pi) * (hid + 0.044715 * hid**3)))  # flax's default (tanh) GELU
+    x = x + gelu @ b["mlp_out"]["kernel"] + b["mlp_out"]["bias"]
+    want = _np_layer_norm(x, p["ln_f"]) @ p["head"]["kernel"] + p["head"]["bias"]
+    got = np.asarray(jax.jit(model.apply)(params, jnp.asarray(tokens)))[0]
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-5)
