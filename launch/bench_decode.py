@@ -68,11 +68,11 @@ def sample_recompute(params, prompts, key, *, config, max_new_tokens):
 
 
 def run(attention, new_tokens, *, batch, prompt_len, num_layers, num_heads, head_dim, mlp_dim, vocab_size, ridge,
-        repeats):
-    """One table row per (attention, n): cached and recompute tokens/s, ratio, |logp difference|."""
+        repeats, on_row=None):
+    """One table row per (n, attention): cached and recompute tokens/s, ratio, |logp difference|."""
     rows = []
-    for kind in attention:
-        for n in new_tokens:
+    for n in new_tokens:
+        for kind in attention:
             cfg = TransformerConfig(vocab_size=vocab_size, num_layers=num_layers, num_heads=num_heads,
                                     head_dim=head_dim, mlp_dim=mlp_dim, max_len=prompt_len + n, attention=kind,
                                     ridge=ridge)
@@ -90,27 +90,34 @@ def run(attention, new_tokens, *, batch, prompt_len, num_layers, num_heads, head
                          "recompute_tok_s": batch * n / t_full, "speedup": t_full / t_cached,
                          "same_tokens": bool(np.array_equal(np.asarray(tok_c), np.asarray(buf))),
                          "max_logp_diff": float(np.max(np.abs(np.asarray(lp_c) - np.asarray(lp_r))))})
+            if on_row is not None:
+                on_row(rows[-1])
     return rows
 
 
+HEADER = ["attention         |   n | cached tok/s | recompute tok/s | speed-up | same tokens | max |dlogp|",
+          "------------------|-----|--------------|-----------------|----------|-------------|------------"]
+
+
+def row_text(r):
+    return (f"{r['attention']:<17} | {r['new_tokens']:>3} | {r['cached_tok_s']:>12.1f} | "
+            f"{r['recompute_tok_s']:>15.1f} | {r['speedup']:>7.1f}x | {r['same_tokens']!s:>11} | "
+            f"{r['max_logp_diff']:.1e}")
+
+
 def table(rows):
-    lines = ["attention         |   n | cached tok/s | recompute tok/s | speed-up | same tokens | max |dlogp|",
-             "------------------|-----|--------------|-----------------|----------|-------------|------------"]
-    for r in rows:
-        lines.append(f"{r['attention']:<17} | {r['new_tokens']:>3} | {r['cached_tok_s']:>12.1f} | "
-                     f"{r['recompute_tok_s']:>15.1f} | {r['speedup']:>7.1f}x | {r['same_tokens']!s:>11} | "
-                     f"{r['max_logp_diff']:.1e}")
-    return "\n".join(lines)
+    return "\n".join(HEADER + [row_text(r) for r in rows])
 
 
 def main(argv):
     del argv
-    rows = run(_ATTENTION.value, [int(n) for n in _NEW.value], batch=_BATCH.value, prompt_len=_PROMPT.value,
-               num_layers=_LAYERS.value, num_heads=_HEADS.value, head_dim=_HEAD_DIM.value, mlp_dim=_MLP.value,
-               vocab_size=_VOCAB.value, ridge=_RIDGE.value, repeats=_REPEATS.value)
     print(f"devices: {jax.devices()}; batch {_BATCH.value}, prompt {_PROMPT.value}, {_LAYERS.value} layers x "
           f"{_HEADS.value} heads x {_HEAD_DIM.value}, mlp {_MLP.value}, vocab {_VOCAB.value}")
-    print(table(rows))
+    print("\n".join(HEADER), flush=True)
+    run(_ATTENTION.value, [int(n) for n in _NEW.value], batch=_BATCH.value, prompt_len=_PROMPT.value,
+        num_layers=_LAYERS.value, num_heads=_HEADS.value, head_dim=_HEAD_DIM.value, mlp_dim=_MLP.value,
+        vocab_size=_VOCAB.value, ridge=_RIDGE.value, repeats=_REPEATS.value,
+        on_row=lambda r: print(row_text(r), flush=True))
 
 
 if __name__ == "__main__":
