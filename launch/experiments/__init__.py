@@ -27,6 +27,7 @@ from launch.experiments import (
     mcts_dpo,
     mi_alpha,
     misalignment,
+    mqar,
     portfolio_ensemble,
     ramp_union,
     reinforce_baselines,
@@ -107,6 +108,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "arl_modalities": _from_module(arl_modalities),
     "ibcl_toy": _from_module(ibcl_toy),
     "simplicity_bias": _from_module(simplicity_bias),
+    "mqar": _from_module(mqar),
 }
 
 
