@@ -29,10 +29,10 @@ from bvjax.data._simplicity import (
 )
 
 __all__ = [
+    "MQAR",
     "AggregateRegression",
     "LatentTracePairs",
     "MNARFeedback",
-    "MQAR",
     "PreferenceBandit",
     "SafetyPairs",
     "bandit_expected_return",
@@ -41,6 +41,7 @@ __all__ = [
     "latent_trace_joint_logps",
     "latent_trace_marginal_dpo_loss",
     "latent_trace_marginal_logps",
+    "mqar",
     "piecewise_linear_stream",
     "safety_pairs",
     "sample_aggregate_regression",
@@ -54,7 +55,6 @@ __all__ += [  # simplicity-bias datasets (Shah et al. 2020)
     "SimplicityData",
     "linear_coordinate",
     "lms_data",
-    "mqar",
     "ms57_data",
     "randomize_coordinates",
     "slab_coordinate",
