@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from tests.api_cases import Case
 
 _LLA_STATIC = ("scale", "causal", "implementation", "ridge_grad", "delta_eps", "cg_iters", "cg_tol",
-               "precondition", "block_sizes")
+               "precondition", "block_sizes", "platform")
 
 
 def _qkv(n=5, bad_k=False):

@@ -28,6 +28,7 @@ def local_linear_attention(
     cg_tol: float = 1e-6,
     precondition: bool = False,
     block_sizes: _kernel.BlockSizes | None = None,
+    platform: str | None = None,
 ) -> jax.Array:
     r"""Local Linear Attention: a kernel-weighted local linear fit per query, read at the query.
 
@@ -88,6 +89,9 @@ def local_linear_attention(
             fix the small-ridge spread of eigenvalues, and in our measurements (random
             Gaussian q, k) it did not converge faster; raise ``cg_iters`` instead.
         block_sizes: `pallas_kernels.flash_lla.BlockSizes` (Pallas path).
+        platform: the platform the Pallas path lowers for (``"tpu"``, ``"gpu"``/``"cuda"``,
+            ``"cpu"``); default the backend's. Naming another platform than the backend
+            compiles the kernel for it (no interpret mode), e.g. under `jax.export`.
 
     Returns:
         [B, N, H, E] in q's dtype.
@@ -115,20 +119,20 @@ def local_linear_attention(
     impl = _common.resolve_implementation(implementation)
     return _compute(q, k, v, jnp.asarray(ridge, _layout.compute_dtype(q)), impl=impl, scale=scale, causal=causal,
                     ridge_grad=ridge_grad, delta_eps=delta_eps, cg_iters=cg_iters, cg_tol=cg_tol,
-                    precondition=precondition, block_sizes=block_sizes)
+                    precondition=precondition, block_sizes=block_sizes, platform=platform)
 
 
 @functools.partial(jax.jit, static_argnames=("impl", "scale", "causal", "ridge_grad", "delta_eps", "cg_iters",
-                                             "cg_tol", "precondition", "block_sizes"))
+                                             "cg_tol", "precondition", "block_sizes", "platform"))
 def _compute(q, k, v, ridge, *, impl, scale, causal, ridge_grad, delta_eps, cg_iters, cg_tol, precondition,
-             block_sizes):
+             block_sizes, platform):
     b, n, h, _ = q.shape
     lam = _layout.ridge_per_head(ridge, b, n, h, ridge.dtype)
     qh, kh, vh = (_layout.to_heads(x) for x in (q, k, v))
     if impl == "pallas":
         o = _kernel.flash_lla(qh, kh, vh, lam, scale=scale, causal=causal, ridge_grad=ridge_grad,
                               delta_eps=delta_eps, cg_iters=cg_iters, cg_tol=cg_tol, precondition=precondition,
-                              block_sizes=block_sizes)
+                              block_sizes=block_sizes, platform=platform)
     else:
         o = _kernel.flash_lla_reference(qh, kh, vh, lam, scale=scale, causal=causal, ridge_grad=ridge_grad,
                                         delta_eps=delta_eps)

@@ -16,6 +16,7 @@ from bvjax.data._latent_trace import (
 )
 from bvjax.data._lla_regression import piecewise_linear_stream
 from bvjax.data._mnar import MNARFeedback, sample_mnar_feedback, synthetic_mnar_factors
+from bvjax.data._mqar import MQAR, mqar
 from bvjax.data._preference_bandit import PreferenceBandit, tajwar_bandit
 from bvjax.data._safety_pairs import SafetyPairs, safety_pairs
 from bvjax.data._simplicity import (
@@ -28,6 +29,7 @@ from bvjax.data._simplicity import (
 )
 
 __all__ = [
+    "MQAR",
     "AggregateRegression",
     "LatentTracePairs",
     "MNARFeedback",
@@ -39,6 +41,7 @@ __all__ = [
     "latent_trace_joint_logps",
     "latent_trace_marginal_dpo_loss",
     "latent_trace_marginal_logps",
+    "mqar",
     "piecewise_linear_stream",
     "safety_pairs",
     "sample_aggregate_regression",
