@@ -571,7 +571,10 @@ def flash_lla(q: jax.Array, k: jax.Array, v: jax.Array, ridge: jax.Array, *, sca
     cfg = _Config(scale=scale, causal=bool(causal), ridge_grad=ridge_grad, delta_eps=float(delta_eps),
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition), block_sizes=bs,
                   interpret=bool(interpret), platform=platform)
-    return _make(cfg)(q, k, v, ridge)
+    reached = _common.attention_nonfinite(q, k, v, causal=cfg.causal)
+    q, k, v = (_common.finite_or_zero(x) for x in (q, k, v))
+    o = _make(cfg)(q, k, v, ridge)
+    return jnp.where(reached, jnp.nan, o).astype(o.dtype)
 
 
 # ---------------------------------------------------------------------------- reference
@@ -589,6 +592,8 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     if ridge_grad not in RIDGE_GRADS:
         raise ValueError(f"ridge_grad: expected one of {RIDGE_GRADS}, got {ridge_grad!r}")
     dtype = jnp.promote_types(q.dtype, _F32)
+    reached = _common.attention_nonfinite(q, k, v, causal=causal)
+    q, k, v = (_common.finite_or_zero(x) for x in (q, k, v))
     q, k, v, lam = (x.astype(dtype) for x in (q, k, v, ridge))
     n, d = q.shape[1], q.shape[2]
     scale = 1.0 / math.sqrt(d) if scale is None else scale
@@ -608,7 +613,7 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     rho = jnp.linalg.solve(a, mu[..., None])[..., 0]
     delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
     coef = w * (1.0 + jnp.sum(rho * q, -1)[..., None] - jnp.einsum("bid,bjd->bij", rho, k)) / delta[..., None]
-    o = jnp.einsum("bij,bje->bie", coef, v)
+    o = jnp.where(reached, jnp.nan, jnp.einsum("bij,bje->bie", coef, v))
     return o, rho, delta, omega
 
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from bvjax import _checks
 from bvjax.attention import _layout
+from pallas_kernels import _common
 
 _NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
 _CLIP = 1e30
@@ -295,5 +296,7 @@ def local_linear_attention_chunked(
                   delta_eps=float(delta_eps), full_gradient=ridge_grad == "full")
     lam = _layout.ridge_per_head(ridge, b, n, h, dtype)
     qh, kh, vh = (_layout.to_heads(x.astype(dtype)) for x in (q, k, v))
-    o = _make(cfg)(qh, kh, vh, lam)
+    reached = _common.attention_nonfinite(qh, kh, vh, causal=cfg.causal)
+    qh, kh, vh = (_common.finite_or_zero(x) for x in (qh, kh, vh))
+    o = jnp.where(reached, jnp.nan, _make(cfg)(qh, kh, vh, lam))
     return _layout.from_heads(o, b, h).astype(q.dtype)

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from bvjax import _checks
 from bvjax.attention import _layout
+from pallas_kernels import _common
 
 _NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
 
@@ -95,10 +96,16 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
 
     chunk = -(-m_len // num_splits)
     pad = chunk * num_splits - m_len
-    qf = q.astype(dtype)
-    kc = jnp.pad(k_cache.astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
-    vc = jnp.pad(v_cache.astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
     valid = jnp.arange(m_len + pad)[None, :] < lengths[:, None]  # [B, M']
+    # Non-finite entries reach the output only through valid cache slots (selected, never
+    # multiplied by a zero weight): a bad q or seen key makes the row NaN, a bad seen
+    # value channel that channel.
+    in_cache = valid[:, :m_len, None]
+    row_bad = ~jnp.all(jnp.isfinite(q), -1) | jnp.any(in_cache & ~jnp.all(jnp.isfinite(k_cache), -1), axis=1)
+    reached = row_bad[..., None] | jnp.any(in_cache[..., None] & ~jnp.isfinite(v_cache), axis=1)  # [B, H, E]
+    qf = _common.finite_or_zero(q).astype(dtype)
+    kc = jnp.pad(_common.finite_or_zero(k_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
+    vc = jnp.pad(_common.finite_or_zero(v_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
 
     def split(x):
         return x.reshape((b, num_splits, chunk) + x.shape[2:])
@@ -125,4 +132,5 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
     rho = jnp.linalg.solve(a, mu[..., None])[..., 0]
     delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
     o = (nu - jnp.einsum("bhed,bhd->bhe", psi, rho)) / jnp.where(seen, delta, 1.0)[..., None]
-    return jnp.where(seen[..., None], o, 0.0).astype(q.dtype)
+    o = jnp.where(reached, jnp.nan, jnp.where(seen[..., None], o, 0.0))
+    return o.astype(q.dtype)
