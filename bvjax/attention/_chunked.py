@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from bvjax import _checks
 from bvjax.attention import _layout
 from pallas_kernels import _common
+from pallas_kernels import flash_lla as _kernel
 
 _NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
 _CLIP = 1e30
@@ -298,5 +299,7 @@ def local_linear_attention_chunked(
     qh, kh, vh = (_layout.to_heads(x.astype(dtype)) for x in (q, k, v))
     reached = _common.attention_nonfinite(qh, kh, vh, causal=cfg.causal)
     qh, kh, vh = (_common.finite_or_zero(x) for x in (qh, kh, vh))
-    o = jnp.where(reached, jnp.nan, _make(cfg)(qh, kh, vh, lam))
+    o = _make(cfg)(qh, kh, vh, lam)
+    o = _kernel._with_few_key_rows(o, qh, kh, vh, lam, scale=cfg.scale, causal=cfg.causal, ridge_grad=ridge_grad)
+    o = jnp.where(reached, jnp.nan, o)
     return _layout.from_heads(o, b, h).astype(q.dtype)

@@ -99,3 +99,57 @@ def test_decode_ignores_nonfinite_past_the_length(bad):
     np.testing.assert_allclose(o, ref, atol=1e-4, rtol=1e-4)
     o = np.asarray(attention.local_linear_attention_decode(q[:, 4], k, v, ridge=1.0, lengths=jnp.array([6])))
     assert np.all(np.isnan(o))
+
+
+# ------------------------------------------------------------- item 1: LLA at small ridge
+
+
+@pytest.mark.parametrize("path", ["exact", "pallas", "chunked"])
+@pytest.mark.parametrize("ridge", [1e-2, 1e-6, 1e-8])
+def test_lla_small_ridge_matches_float64_and_keeps_the_intercept(path, ridge):
+    n = 24
+    q, k, v = _qkv(6, n=n)
+    o = np.asarray(_lla_paths()[path](q, k, v, ridge=ridge))
+    ref = np_lla(q, k, v, ridge)  # literal weighted ridge regression with intercept, float64
+    err = np.abs(o - ref)[0, :, 0].max(-1)
+    assert err[:D].max() < 5e-6  # rank-deficient rows (at most D keys): dual form, any ridge
+    # Rows with a few more keys than D stay ill-conditioned in float32 (the precision the
+    # docstring states): measured up to 5e-4 of max |o| at ridge 1e-6 on this input.
+    assert err[D:].max() < 1e-3 * max(1.0, np.abs(ref).max())
+    ones = np.asarray(_lla_paths()[path](q, k, np.ones((1, n, 1, 1), np.float32), ridge=ridge))
+    np.testing.assert_allclose(ones[:, :D], 1.0, atol=1e-6)  # weights sum to 1 (exactly, dual rows)
+    np.testing.assert_allclose(ones[:, D:], 1.0, atol=1e-3)  # primal rows: to the precision stated
+    np.testing.assert_allclose(o[:, 0], v[:, 0], atol=1e-6)  # v_0 at position 0
+
+
+def test_lla_small_ridge_bidirectional_short_sequence():
+    q, k, v = _qkv(7, n=3)
+    o = np.asarray(attention.local_linear_attention(q, k, v, ridge=1e-7, causal=False, implementation="xla"))
+    np.testing.assert_allclose(o, np_lla(q, k, v, 1e-7, causal=False), atol=5e-6)
+
+
+@pytest.mark.parametrize("length", [1, 3, 4, 6])
+def test_decode_small_ridge(length):
+    q, k, v = _qkv(8, n=8)
+    o = np.asarray(attention.local_linear_attention_decode(q[:, length - 1], k, v, ridge=1e-8,
+                                                           lengths=jnp.array([length])))
+    ref = np_lla(q[:, :length], k[:, :length], v[:, :length], 1e-8)[:, -1]
+    np.testing.assert_allclose(o, ref, atol=5e-5 if length > D else 5e-6)
+    if length == 1:
+        np.testing.assert_allclose(o, v[:, 0], atol=1e-6)
+
+
+def test_small_ridge_gradient_is_finite_and_matches_float64_difference():
+    jax.config.update("jax_enable_x64", True)
+    try:
+        q, k, v = (x.astype(np.float64) for x in _qkv(9, n=8))
+        f = lambda q: jnp.sum(attention.local_linear_attention(q, k, v, ridge=1e-6, implementation="xla") ** 2)
+        g = np.asarray(jax.grad(f)(jnp.asarray(q)))
+        assert np.all(np.isfinite(g))
+        h = 1e-6
+        dq = np.zeros_like(q)
+        dq[0, 1, 0, 2] = h
+        fd = (np_sq := lambda x: float(np.sum(np_lla(x, k, v, 1e-6) ** 2)))(q + dq) - np_sq(q - dq)
+        np.testing.assert_allclose(g[0, 1, 0, 2], fd / (2 * h), rtol=1e-4)
+    finally:
+        jax.config.update("jax_enable_x64", False)
