@@ -296,6 +296,7 @@ def multinomial_lasso_fit(x: jax.Array, y: jax.Array, *, num_classes: int, lam: 
     """
     _check_fit_args(x, y, num_classes, sample_mask, num_iters)
     _checks.in_range("lam", lam, low=0.0)
+    _checks.in_range("y", y, low=0, high=num_classes - 1)
     w = jnp.ones(x.shape[0], x.dtype) if sample_mask is None else sample_mask.astype(x.dtype)
     return _fit(x, y, w, jnp.asarray(lam, x.dtype), num_classes, num_iters, standardize)
 
