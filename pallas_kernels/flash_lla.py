@@ -65,6 +65,7 @@ from pallas_kernels import _common
 
 __all__ = [
     "BlockSizes",
+    "few_key_rows",
     "flash_lla",
     "flash_lla_cost",
     "flash_lla_dkv_kernel",
@@ -72,7 +73,6 @@ __all__ = [
     "flash_lla_forward_kernel",
     "flash_lla_reference",
     "flash_lla_stats_reference",
-    "few_key_rows",
 ]
 
 RIDGE_GRADS = ("full", "stop")
@@ -605,7 +605,7 @@ def few_key_rows(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full"):
         ``o [BH, R, E]`` for the first ``R`` rows (computed in float32, or float64 for
         float64 inputs), or None when no row qualifies.
     """
-    bh, n, d = q.shape
+    _, n, d = q.shape
     rows = min(n, d) if causal else (n if n <= d else 0)
     if rows == 0:
         return None
