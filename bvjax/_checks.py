@@ -240,8 +240,8 @@ def in_range(name: str, value: Any, *, low: float | None = None, high: float | N
     values (inside `jax.jit`, `vmap`, `grad`) cannot be inspected and pass through, so
     under jit an out-of-range array gives whatever the formula gives (document it).
     """
-    if isinstance(value, jax.core.Tracer):
-        return
+    if value is None or isinstance(value, jax.core.Tracer):
+        return  # None: an optional hyperparameter left unset.
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

@@ -19,6 +19,7 @@ def test_in_range_checks_every_entry():
     with pytest.raises(ValueError, match="x"):
         _checks.in_range("x", np.array([np.nan]), low=0.0)
     _checks.in_range("x", np.zeros((0,)), low=1.0)  # nothing to check
+    _checks.in_range("x", None, low=1.0)  # an unset optional hyperparameter
 
 
 def test_lla_array_ridge_negative_raises():
