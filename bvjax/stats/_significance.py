@@ -289,6 +289,7 @@ def _t_result(numerator, denominator, df):
     ok = denominator > 0
     t = jnp.where(ok, numerator / jnp.where(ok, denominator, 1.0),
                   jnp.where(numerator == 0, 0.0, jnp.sign(numerator) * jnp.inf))
+    t = jnp.where(jnp.isnan(denominator), jnp.nan, t)  # a non-finite difference: undefined, not +-inf
     return TestResult(t, 2.0 * t_sf(jnp.abs(t), df))
 
 
@@ -335,8 +336,12 @@ def paired_ttest(score_diffs: jax.Array, *, test_train_ratio: float | None = Non
     if test_train_ratio is not None:
         _checks.in_range("test_train_ratio", test_train_ratio, low=0.0, low_inclusive=False)
     score_diffs = _pow2_scaled(score_diffs)  # t is scale-free: no overflow in the squares
-    mean = jnp.mean(score_diffs)
-    var = jnp.sum((score_diffs - mean) ** 2) / (r - 1)
+    # Shifted two-pass: equal differences centre to exactly 0 (variance 0, t = +-inf as
+    # documented), where the rounded mean of 8 equal floats can leave a 1e-7 spread.
+    shifted = score_diffs - score_diffs[0]
+    centre = jnp.mean(shifted)
+    mean = score_diffs[0] + centre
+    var = jnp.sum((shifted - centre) ** 2) / (r - 1)
     scale = 1.0 / r + (0.0 if test_train_ratio is None else test_train_ratio)
     return _t_result(mean, jnp.sqrt(scale * var), r - 1.0)
 
