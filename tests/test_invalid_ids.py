@@ -43,3 +43,14 @@ def test_multinomial_lasso_label_out_of_range():
     x = jnp.ones((4, 2))
     with pytest.raises(ValueError, match="y"):
         multinomial_lasso_fit(x, jnp.array([0, 1, 2, 5]), num_classes=3, lam=0.1)
+
+
+def test_bootstrap_ci_indices_out_of_range():
+    import jax
+
+    from bvjax.stats import bootstrap_ci, bootstrap_indices
+
+    idx = bootstrap_indices(jax.random.key(0), num_items=8, num_resamples=200)
+    with pytest.raises(ValueError, match="indices"):
+        bootstrap_ci(jnp.arange(5.0), idx)
+    bootstrap_ci(jnp.arange(8.0), idx)  # in range: accepted
