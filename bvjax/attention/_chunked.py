@@ -291,6 +291,8 @@ def local_linear_attention_chunked(
     _layout.check_ridge_grad(ridge_grad)
     _checks.positive_int(block_q=block_q, block_k=block_k, cg_iters=cg_iters)
     b, n, h, d = sizes["B"], sizes["N"], sizes["H"], sizes["D"]
+    if n == 0:
+        return _layout.empty_output(q, v)
     dtype = _layout.compute_dtype(q)
     cfg = _Config(scale=float(_layout.default_scale(scale, d)), causal=bool(causal), block_q=block_q, block_k=block_k,
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition),

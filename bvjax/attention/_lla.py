@@ -106,7 +106,8 @@ def local_linear_attention(
         block_sizes: `pallas_kernels.flash_lla.BlockSizes` (Pallas path).
 
     Returns:
-        [B, N, H, E] in q's dtype.
+        [B, N, H, E] in q's dtype (an empty sequence, N = 0, gives an empty output;
+        D = 0 raises ValueError).
 
     Examples:
         >>> x = jax.random.normal(jax.random.key(0), (1, 4, 2, 8))
@@ -129,6 +130,8 @@ def local_linear_attention(
     _layout.check_ridge_grad(ridge_grad)
     _checks.positive_int(cg_iters=cg_iters)
     impl = _common.resolve_implementation(implementation)
+    if q.shape[1] == 0:
+        return _layout.empty_output(q, v)
     return _compute(q, k, v, jnp.asarray(ridge, _layout.compute_dtype(q)), impl=impl, scale=scale, causal=causal,
                     ridge_grad=ridge_grad, delta_eps=delta_eps, cg_iters=cg_iters, cg_tol=cg_tol,
                     precondition=precondition, block_sizes=block_sizes)

@@ -196,6 +196,8 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
     _checks.one_of("singleton", singleton, SINGLETON_RULES)
     _checks.in_range("eps", eps, low=0.0)
     rewards = _float(rewards)
+    if rewards.size == 0:  # no entries (G = 0 or P = 0): no advantages
+        return jnp.zeros(rewards.shape, rewards.dtype)
     r32 = rewards.astype(jnp.float32)
     exponent = scale_exponent(r32, valid, axis=1 if group_ids is None else None)
     count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, implementation, num_groups)
@@ -240,6 +242,8 @@ def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
     """
     valid, _ = _layout(rewards, group_ids, mask, num_groups=num_groups)
     rewards = _float(rewards)
+    if rewards.size == 0:  # no entries: no advantages
+        return jnp.zeros(rewards.shape, rewards.dtype)
     r32 = rewards.astype(jnp.float32)
     exponent = scale_exponent(r32, valid, axis=1 if group_ids is None else None)
     count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, "xla", num_groups)
