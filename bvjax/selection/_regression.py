@@ -90,7 +90,8 @@ def variance_inflation_factor(x: jax.Array, *, center: bool = True) -> jax.Array
     """
     shape = _checks.dims(x=(x, "[N, P]", "float"))
     keep = jnp.ones((shape["P"],), bool)
-    return _vif_from_gram(_gram(x, center), keep, 100 * jnp.finfo(x.dtype).eps)
+    xc = x.astype(jnp.promote_types(x.dtype, jnp.float32))  # half precision: no LAPACK solve
+    return _vif_from_gram(_gram(xc, center), keep, 100 * jnp.finfo(xc.dtype).eps).astype(x.dtype)
 
 
 class VifScreen(NamedTuple):
