@@ -234,20 +234,32 @@ def positive_int(**values: Any) -> None:
 
 def in_range(name: str, value: Any, *, low: float | None = None, high: float | None = None,
              low_inclusive: bool = True, high_inclusive: bool = True) -> None:
-    """Checks a static scalar hyperparameter against a range; traced values pass through."""
-    if isinstance(value, jax.core.Tracer):
-        return
+    """Checks a hyperparameter against a range, every element of a concrete array alike.
+
+    Scalars and concrete (eager) arrays are checked elementwise, NaN failing; traced
+    values (inside `jax.jit`, `vmap`, `grad`) cannot be inspected and pass through, so
+    under jit an out-of-range array gives whatever the formula gives (document it).
+    """
+    if value is None or isinstance(value, jax.core.Tracer):
+        return  # None: an optional hyperparameter left unset.
     try:
-        v = float(value)
+        arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        return  # Array-valued hyperparameters are checked by the caller's `dims`.
-    lo_ok = low is None or (v >= low if low_inclusive else v > low)
-    hi_ok = high is None or (v <= high if high_inclusive else v < high)
-    if not (lo_ok and hi_ok):
+        return  # not numeric: the caller's `dims` reports the dtype.
+    if arr.size == 0:
+        return
+    ok = np.ones(arr.shape, bool)
+    if low is not None:
+        ok &= arr >= low if low_inclusive else arr > low
+    if high is not None:
+        ok &= arr <= high if high_inclusive else arr < high
+    if not ok.all():
+        got = repr(value) if arr.ndim == 0 else (
+            f"an array of shape {arr.shape} with {int((~ok).sum())} entries outside, first {float(arr[~ok][0])!r}")
         lb = "-inf" if low is None else f"{low}"
         hb = "inf" if high is None else f"{high}"
         interval = ("[" if low_inclusive else "(") + f"{lb}, {hb}" + ("]" if high_inclusive else ")")
-        raise ValueError(f"{name}: expected a value in {interval}, got {value!r}")
+        raise ValueError(f"{name}: expected a value in {interval}, got {got}")
 
 
 def same_structure(**trees: Any) -> None:

@@ -96,3 +96,28 @@ def fmix32(h: jax.Array) -> jax.Array:
     h = h ^ (h >> 13)
     h = h * jnp.uint32(0xC2B2AE35)
     return h ^ (h >> 16)
+
+
+def finite_or_zero(x: jax.Array) -> jax.Array:
+    """``x`` with its non-finite entries replaced by 0 (a select, so no NaN reaches a product)."""
+    return jnp.where(jnp.isfinite(x), x, jnp.zeros((), x.dtype))
+
+
+def attention_nonfinite(q: jax.Array, k: jax.Array, v: jax.Array, *, causal: bool) -> jax.Array:
+    """Which outputs of an attention layer a non-finite input reaches, ``[..., N, ..., E]`` bool.
+
+    ``q, k`` are ``[X, N, ..., D]`` and ``v`` ``[X, N, ..., E]`` with the sequence on axis 1
+    (both the ``[B, N, H, D]`` and the heads-folded ``[BH, N, D]`` layouts). Output
+    ``(i, e)`` is reached when ``q_i`` or a key ``k_j`` that query ``i`` sees has a
+    non-finite entry (every channel of the row), or when channel ``e`` of a value ``v_j``
+    it sees is non-finite. Keys and values it does not see (the future, when causal) do
+    not reach it. The attention layers compute on `finite_or_zero` inputs and set the
+    reached outputs to NaN, so masked positions never enter a product as ``0 * NaN``.
+    """
+    def seen(bad):  # bad [X, N, ...]: does query i see a bad position?
+        if causal:
+            return jnp.cumsum(bad.astype(jnp.int32), axis=1) > 0
+        return jnp.broadcast_to(jnp.any(bad, axis=1, keepdims=True), bad.shape)
+
+    row = ~jnp.all(jnp.isfinite(q), axis=-1) | seen(~jnp.all(jnp.isfinite(k), axis=-1))
+    return row[..., None] | seen(~jnp.isfinite(v))

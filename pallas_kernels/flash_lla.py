@@ -65,6 +65,7 @@ from pallas_kernels import _common
 
 __all__ = [
     "BlockSizes",
+    "few_key_rows",
     "flash_lla",
     "flash_lla_cost",
     "flash_lla_dkv_kernel",
@@ -571,10 +572,66 @@ def flash_lla(q: jax.Array, k: jax.Array, v: jax.Array, ridge: jax.Array, *, sca
     cfg = _Config(scale=scale, causal=bool(causal), ridge_grad=ridge_grad, delta_eps=float(delta_eps),
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition), block_sizes=bs,
                   interpret=bool(interpret), platform=platform)
-    return _make(cfg)(q, k, v, ridge)
+    reached = _common.attention_nonfinite(q, k, v, causal=cfg.causal)
+    q, k, v = (_common.finite_or_zero(x) for x in (q, k, v))
+    o = _make(cfg)(q, k, v, ridge)
+    o = _with_few_key_rows(o, q, k, v, ridge, scale=cfg.scale, causal=cfg.causal, ridge_grad=ridge_grad)
+    return jnp.where(reached, jnp.nan, o).astype(o.dtype)
 
 
 # ---------------------------------------------------------------------------- reference
+
+
+def few_key_rows(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full"):
+    r"""LLA for the rows that see at most ``D`` keys, in the dual (Gram) form; or None.
+
+    A query that sees ``n_i <= D`` keys has a rank-deficient :math:`\Sigma_i`, and at a
+    small ridge the primal form :math:`1 - \rho_i\cdot(k_j-q_i)` cancels to noise
+    (its value is :math:`O(\lambda)`) while :math:`\delta_i` falls below any floor. The
+    same weights follow without cancellation from the push-through identity
+    :math:`1 - C\rho = \alpha (K W + \alpha I)^{-1} 1` with :math:`C` the centred keys,
+    :math:`K = CC^\top` their ``n_i x n_i`` Gram matrix, :math:`W` the weights and
+    :math:`\alpha = \lambda_i\omega_i`: the unnormalised weights
+    :math:`u = w \circ (1 - C\rho)` solve :math:`(WK + \alpha I)\,u = \alpha w`, and
+    :math:`S_{ij} = u_j / \sum_l u_l` sums to 1 by construction (the intercept is exact,
+    and a single key returns its value for any ridge). The system is divided by
+    :math:`\alpha + \max_j w_j K_{jj}` before the solve (scaling), and
+    ``jnp.linalg.solve`` pivots.
+
+    Causal: rows ``0 .. min(N, D) - 1`` (keys ``j <= i``); bidirectional: every row when
+    ``N <= D``, else none. Same layout and arguments as `flash_lla`; differentiable.
+
+    Returns:
+        ``o [BH, R, E]`` for the first ``R`` rows (computed in float32, or float64 for
+        float64 inputs), or None when no row qualifies.
+    """
+    _, n, d = q.shape
+    rows = min(n, d) if causal else (n if n <= d else 0)
+    if rows == 0:
+        return None
+    dtype = jnp.promote_types(q.dtype, _F32)
+    qr, kr, vr, lam = (x[:, :rows].astype(dtype) for x in (q, k, v, ridge))
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    valid = jnp.tril(jnp.ones((rows, rows), bool)) if causal else jnp.ones((rows, rows), bool)
+    s = jnp.where(valid, jnp.clip(scale * jnp.einsum("bid,bjd->bij", qr, kr), -_CLIP, _CLIP), _NEG)
+    m = jax.lax.stop_gradient(jnp.max(s, axis=-1, keepdims=True))
+    w = jnp.where(valid, jnp.exp(s - m), 0.0)  # a key a row does not see: w = 0, so u = 0
+    omega = jnp.sum(w, -1)
+    c = kr[:, None, :, :] - qr[:, :, None, :]  # [BH, R, R, D], R <= D
+    gram = jnp.einsum("bijd,bild->bijl", c, c)
+    alpha = lam * (jax.lax.stop_gradient(omega) if ridge_grad == "stop" else omega)
+    top = alpha + jnp.max(w * jnp.diagonal(gram, axis1=-2, axis2=-1), axis=-1)
+    a = (w[..., :, None] * gram + alpha[..., None, None] * jnp.eye(rows, dtype=dtype)) / top[..., None, None]
+    u = jnp.linalg.solve(a, ((alpha / top)[..., None] * w)[..., None])[..., 0]
+    return jnp.einsum("bij,bje->bie", u, vr) / jnp.sum(u, -1, keepdims=True)
+
+
+def _with_few_key_rows(o, q, k, v, ridge, *, scale, causal, ridge_grad):
+    """``o`` with its first rows replaced by `few_key_rows` (when any row qualifies)."""
+    head = few_key_rows(q, k, v, ridge, scale=scale, causal=causal, ridge_grad=ridge_grad)
+    if head is None:
+        return o
+    return jnp.concatenate([head.astype(o.dtype), o[:, head.shape[1]:]], axis=1)
 
 
 def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full", delta_eps=1e-6):
@@ -589,6 +646,8 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     if ridge_grad not in RIDGE_GRADS:
         raise ValueError(f"ridge_grad: expected one of {RIDGE_GRADS}, got {ridge_grad!r}")
     dtype = jnp.promote_types(q.dtype, _F32)
+    reached = _common.attention_nonfinite(q, k, v, causal=causal)
+    q, k, v = (_common.finite_or_zero(x) for x in (q, k, v))
     q, k, v, lam = (x.astype(dtype) for x in (q, k, v, ridge))
     n, d = q.shape[1], q.shape[2]
     scale = 1.0 / math.sqrt(d) if scale is None else scale
@@ -608,7 +667,9 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     rho = jnp.linalg.solve(a, mu[..., None])[..., 0]
     delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
     coef = w * (1.0 + jnp.sum(rho * q, -1)[..., None] - jnp.einsum("bid,bjd->bij", rho, k)) / delta[..., None]
-    o = jnp.einsum("bij,bje->bie", coef, v)
+    o = _with_few_key_rows(jnp.einsum("bij,bje->bie", coef, v), q, k, v, lam, scale=scale, causal=causal,
+                           ridge_grad=ridge_grad)
+    o = jnp.where(reached, jnp.nan, o)
     return o, rho, delta, omega
 
 

@@ -18,6 +18,8 @@ import jax.numpy as jnp
 
 from bvjax import _checks
 from bvjax.attention import _layout
+from pallas_kernels import _common
+from pallas_kernels import flash_lla as _kernel
 
 _NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
 _CLIP = 1e30
@@ -289,11 +291,17 @@ def local_linear_attention_chunked(
     _layout.check_ridge_grad(ridge_grad)
     _checks.positive_int(block_q=block_q, block_k=block_k, cg_iters=cg_iters)
     b, n, h, d = sizes["B"], sizes["N"], sizes["H"], sizes["D"]
+    if n == 0:
+        return _layout.empty_output(q, v)
     dtype = _layout.compute_dtype(q)
     cfg = _Config(scale=float(_layout.default_scale(scale, d)), causal=bool(causal), block_q=block_q, block_k=block_k,
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition),
                   delta_eps=float(delta_eps), full_gradient=ridge_grad == "full")
     lam = _layout.ridge_per_head(ridge, b, n, h, dtype)
     qh, kh, vh = (_layout.to_heads(x.astype(dtype)) for x in (q, k, v))
+    reached = _common.attention_nonfinite(qh, kh, vh, causal=cfg.causal)
+    qh, kh, vh = (_common.finite_or_zero(x) for x in (qh, kh, vh))
     o = _make(cfg)(qh, kh, vh, lam)
+    o = _kernel._with_few_key_rows(o, qh, kh, vh, lam, scale=cfg.scale, causal=cfg.causal, ridge_grad=ridge_grad)
+    o = jnp.where(reached, jnp.nan, o)
     return _layout.from_heads(o, b, h).astype(q.dtype)

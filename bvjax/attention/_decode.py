@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from bvjax import _checks
 from bvjax.attention import _layout
+from pallas_kernels import _common
 
 _NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
 
@@ -80,6 +81,7 @@ def local_linear_attention_decode(
     _checks.dims(q=(q, "[B, H, D]"), ridge=(ridge, ("[]", "[B]", "[B, H]"), "number"))
     _layout.check_ridge_grad(ridge_grad)
     _checks.positive_int(num_splits=num_splits)
+    _checks.in_range("lengths", lengths, low=0, high=sizes["M"])  # eager only; traced lengths are clipped
     lengths = jnp.full((sizes["B"],), sizes["M"], jnp.int32) if lengths is None else lengths
     return _compute(q, k_cache, v_cache, jnp.asarray(ridge, _layout.compute_dtype(q)), lengths,
                     scale=_layout.default_scale(scale, sizes["D"]), num_splits=num_splits, ridge_grad=ridge_grad,
@@ -95,10 +97,16 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
 
     chunk = -(-m_len // num_splits)
     pad = chunk * num_splits - m_len
-    qf = q.astype(dtype)
-    kc = jnp.pad(k_cache.astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
-    vc = jnp.pad(v_cache.astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
     valid = jnp.arange(m_len + pad)[None, :] < lengths[:, None]  # [B, M']
+    # Non-finite entries reach the output only through valid cache slots (selected, never
+    # multiplied by a zero weight): a bad q or seen key makes the row NaN, a bad seen
+    # value channel that channel.
+    in_cache = valid[:, :m_len, None]
+    row_bad = ~jnp.all(jnp.isfinite(q), -1) | jnp.any(in_cache & ~jnp.all(jnp.isfinite(k_cache), -1), axis=1)
+    reached = row_bad[..., None] | jnp.any(in_cache[..., None] & ~jnp.isfinite(v_cache), axis=1)  # [B, H, E]
+    qf = _common.finite_or_zero(q).astype(dtype)
+    kc = jnp.pad(_common.finite_or_zero(k_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
+    vc = jnp.pad(_common.finite_or_zero(v_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
 
     def split(x):
         return x.reshape((b, num_splits, chunk) + x.shape[2:])
@@ -125,4 +133,25 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
     rho = jnp.linalg.solve(a, mu[..., None])[..., 0]
     delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
     o = (nu - jnp.einsum("bhed,bhd->bhe", psi, rho)) / jnp.where(seen, delta, 1.0)[..., None]
-    return jnp.where(seen[..., None], o, 0.0).astype(q.dtype)
+    # A cache of at most D valid entries: the dual (Gram) form, exact at any ridge
+    # (pallas_kernels.flash_lla.few_key_rows explains it).
+    r = min(m_len, d)
+    kr, vr = kc[:, :r], vc[:, :r]
+    in_r = jnp.arange(r)[None, :] < lengths[:, None]  # [B, R]
+    sr = jnp.where(in_r[..., None], jnp.clip(scale * jnp.einsum("bjhd,bhd->bhj", kr, qf).transpose(0, 2, 1),
+                                             -1e30, 1e30), _NEG)  # [B, R, H]
+    wr = jnp.where(in_r[..., None], jnp.exp(sr - jax.lax.stop_gradient(jnp.max(sr, axis=1, keepdims=True))), 0.0)
+    wr = wr.transpose(0, 2, 1)  # [B, H, R]
+    om_r = jnp.sum(wr, -1)
+    cr = kr - qf[:, None]  # [B, R, H, D]
+    gram = jnp.einsum("bjhd,blhd->bhjl", cr, cr)
+    alpha = lam * (jax.lax.stop_gradient(om_r) if ridge_grad == "stop" else om_r)
+    top = alpha + jnp.max(wr * jnp.diagonal(gram, axis1=-2, axis2=-1), axis=-1)
+    top = jnp.where(seen, top, 1.0)
+    a_r = (wr[..., :, None] * gram + alpha[..., None, None] * jnp.eye(r, dtype=dtype)) / top[..., None, None]
+    a_r = jnp.where(seen[..., None, None], a_r, jnp.eye(r, dtype=dtype))
+    u = jnp.linalg.solve(a_r, ((alpha / top)[..., None] * wr)[..., None])[..., 0]
+    o_dual = jnp.einsum("bhj,bjhe->bhe", u, vr) / jnp.where(seen, jnp.sum(u, -1), 1.0)[..., None]
+    o = jnp.where((lengths <= d)[:, None, None], o_dual, o)
+    o = jnp.where(reached, jnp.nan, jnp.where(seen[..., None], o, 0.0))
+    return o.astype(q.dtype)

@@ -13,8 +13,16 @@ RIDGE_SPECS = ("[]", "[B, N]", "[B, N, H]")
 
 
 def check_qkv(q, k, v):
-    """q, k [B, N, H, D] and v [B, N, H, E], all float; returns the bound sizes."""
-    return _checks.dims(kind="float", q=(q, "[B, N, H, D]"), k=(k, "[B, N, H, D]"), v=(v, "[B, N, H, E]"))
+    """q, k [B, N, H, D] and v [B, N, H, E], all float, D >= 1; returns the bound sizes."""
+    sizes = _checks.dims(kind="float", q=(q, "[B, N, H, D]"), k=(k, "[B, N, H, D]"), v=(v, "[B, N, H, E]"))
+    if sizes["D"] == 0:
+        raise ValueError(f"q: expected [B, N, H, D] with D >= 1 (the score scale is 1/sqrt(D)), got shape {q.shape}")
+    return sizes
+
+
+def empty_output(q, v):
+    """The [B, 0, H, E] output of a length-0 sequence (N = 0: nothing to attend)."""
+    return jnp.zeros(q.shape[:3] + v.shape[3:], q.dtype)
 
 
 def check_ridge(ridge, q, name="ridge"):

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax.attention import _layout
+from pallas_kernels import _common
 
 _NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
 
@@ -35,7 +36,10 @@ def softmax_attention(
 
     Returns:
         [B, N, H, E] in q's dtype. Computed in float32 (float64 for float64 inputs) with
-        the max shift and a finite mask value, so no finite input gives NaN.
+        the max shift and a finite mask value, so no finite input gives NaN. A non-finite
+        entry reaches only the outputs that see it: a non-finite ``q_i`` or seen key
+        ``k_j`` makes row ``i`` NaN, a non-finite channel of a seen value ``v_j`` that
+        channel of row ``i``; future (masked) positions have no effect.
 
     Examples:
         >>> q = k = jnp.zeros((1, 3, 1, 2))  # equal scores: the causal running mean of v
@@ -51,12 +55,15 @@ def softmax_attention(
     n, d = sizes["N"], sizes["D"]
     dtype = _layout.compute_dtype(q)
     scale = _layout.default_scale(scale, d)
-    s = scale * jnp.einsum("bihd,bjhd->bhij", q.astype(dtype), k.astype(dtype))
+    reached = _common.attention_nonfinite(q, k, v, causal=causal)
+    qf, kf, vf = (_common.finite_or_zero(x).astype(dtype) for x in (q, k, v))
+    s = scale * jnp.einsum("bihd,bjhd->bhij", qf, kf)
     s = jnp.clip(s, -1e30, 1e30)
     if causal:
         s = jnp.where(jnp.tril(jnp.ones((n, n), bool)), s, _NEG)
     p = jax.nn.softmax(s, axis=-1)
-    return jnp.einsum("bhij,bjhe->bihe", p, v.astype(dtype)).astype(q.dtype)
+    o = jnp.einsum("bhij,bjhe->bihe", p, vf)
+    return jnp.where(reached, jnp.nan, o).astype(q.dtype)
 
 
 def linear_regression_attention(

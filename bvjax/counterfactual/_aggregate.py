@@ -50,6 +50,7 @@ def bag_means(values: jax.Array, bag_ids: jax.Array, *, num_bags: int) -> jax.Ar
     """
     _checks.dims(values=(values, ("[N]", "[N, D]"), "float"), bag_ids=(bag_ids, "[N]", "int"))
     _checks.positive_int(num_bags=num_bags)
+    _checks.in_range("bag_ids", bag_ids, low=0, high=num_bags - 1)  # eager only; traced ids are dropped
     return _means(values, bag_ids, num_bags)
 
 

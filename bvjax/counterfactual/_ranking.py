@@ -38,13 +38,17 @@ def _dtype(relevance):
 
 
 def _prepare(relevance, scores, mask):
-    """Masked relevance (0 off the mask) and scores (-inf off the mask)."""
+    """Masked relevance (0 off the mask) and scores (-inf off the mask); and per list
+    whether a valid item has a NaN score or a non-finite relevance (the ranking or the
+    gain is then undefined: the metric is NaN for that list, never a plausible figure)."""
     rel = jnp.asarray(relevance, _dtype(relevance))
     s = jnp.asarray(scores, jnp.result_type(scores, jnp.float32))
+    bad = jnp.isnan(s) | ~jnp.isfinite(rel)
     if mask is not None:
         rel = jnp.where(mask, rel, 0.0)
         s = jnp.where(mask, s, -jnp.inf)
-    return rel, s
+        bad = bad & mask
+    return rel, s, jnp.any(bad, axis=-1)
 
 
 def _top_k_order(scores, k):
@@ -85,7 +89,9 @@ def dcg_at_k(relevance: jax.Array, scores: jax.Array, *, k: int, mask: jax.Array
         normalize: divide by the total relevance; a user with none gets 0 (not NaN).
 
     Returns:
-        [...] float, one DCG@K per user.
+        [...] float, one DCG@K per user. A list with a NaN score or a non-finite
+        relevance on a valid item gives NaN (so do `recall_at_k`, `map_at_k` and
+        `snips_dcg_at_k`); masked items have no effect.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -102,10 +108,10 @@ def dcg_at_k(relevance: jax.Array, scores: jax.Array, *, k: int, mask: jax.Array
         Feedback, 2020 (arXiv 1909.03601), section 5.1 (evaluation metrics).
     """
     _check(relevance, scores, k, mask)
-    rel, s = _prepare(relevance, scores, mask)
+    rel, s, bad = _prepare(relevance, scores, mask)
     top = jnp.take_along_axis(rel, _top_k_order(s, k), axis=-1)
     dcg = jnp.sum(top / _saito_discount(k, rel.dtype), axis=-1)
-    return _safe_div(dcg, jnp.sum(rel, axis=-1)) if normalize else dcg
+    return jnp.where(bad, jnp.nan, _safe_div(dcg, jnp.sum(rel, axis=-1)) if normalize else dcg)
 
 
 def recall_at_k(relevance: jax.Array, scores: jax.Array, *, k: int,
@@ -134,9 +140,9 @@ def recall_at_k(relevance: jax.Array, scores: jax.Array, *, k: int,
         Feedback, 2020 (arXiv 1909.03601), section 5.1.
     """
     _check(relevance, scores, k, mask)
-    rel, s = _prepare(relevance, scores, mask)
+    rel, s, bad = _prepare(relevance, scores, mask)
     top = jnp.take_along_axis(rel, _top_k_order(s, k), axis=-1)
-    return _safe_div(jnp.sum(top, axis=-1), jnp.sum(rel, axis=-1))
+    return jnp.where(bad, jnp.nan, _safe_div(jnp.sum(top, axis=-1), jnp.sum(rel, axis=-1)))
 
 
 def map_at_k(relevance: jax.Array, scores: jax.Array, *, k: int,
@@ -170,11 +176,11 @@ def map_at_k(relevance: jax.Array, scores: jax.Array, *, k: int,
         Feedback, 2020 (arXiv 1909.03601), section 5.1.
     """
     _check(relevance, scores, k, mask)
-    rel, s = _prepare(relevance, scores, mask)
+    rel, s, bad = _prepare(relevance, scores, mask)
     top = jnp.take_along_axis(rel, _top_k_order(s, k), axis=-1)
     ranks = jnp.arange(1, k + 1, dtype=rel.dtype)
     precision = jnp.cumsum(top, axis=-1) / ranks
-    return _safe_div(jnp.sum(top * precision, axis=-1), jnp.sum(rel, axis=-1))
+    return jnp.where(bad, jnp.nan, _safe_div(jnp.sum(top * precision, axis=-1), jnp.sum(rel, axis=-1)))
 
 
 def snips_dcg_at_k(relevance: jax.Array, scores: jax.Array, propensity: jax.Array, *, k: int,
@@ -219,7 +225,8 @@ def snips_dcg_at_k(relevance: jax.Array, scores: jax.Array, propensity: jax.Arra
     _check(relevance, scores, k, mask, propensity)
     _checks.float_dtype(propensity=propensity)
     _checks.in_range("clip", clip, low=0.0, high=1.0, low_inclusive=False)
-    rel, s = _prepare(relevance, scores, mask)
+    rel, s, bad = _prepare(relevance, scores, mask)
     weight = rel / jnp.maximum(jnp.broadcast_to(jnp.asarray(propensity, rel.dtype), rel.shape), clip)
     top = jnp.take_along_axis(weight, _top_k_order(s, k), axis=-1)
-    return _safe_div(jnp.sum(top / _saito_discount(k, rel.dtype), axis=-1), jnp.sum(weight, axis=-1))
+    value = _safe_div(jnp.sum(top / _saito_discount(k, rel.dtype), axis=-1), jnp.sum(weight, axis=-1))
+    return jnp.where(bad, jnp.nan, value)

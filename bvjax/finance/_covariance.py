@@ -78,7 +78,9 @@ def ledoit_wolf_covariance(returns: jax.Array, *, assume_centered: bool = False)
     Returns:
         `LedoitWolf`. When :math:`d^2 = 0` (S is already a multiple of I, e.g. N = 1 or
         constant returns) δ = 0 and the estimate is S. Matches
-        ``sklearn.covariance.LedoitWolf`` (``covariance_``, ``shrinkage_``).
+        ``sklearn.covariance.LedoitWolf`` (``covariance_``, ``shrinkage_``). Computed in
+        float32 for float16/bfloat16 returns (whose fourth moments underflow) and
+        returned in their dtype.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -93,6 +95,8 @@ def ledoit_wolf_covariance(returns: jax.Array, *, assume_centered: bool = False)
     """
     _checks.rank(returns=returns, expected="[T, N]", kind="float")
     t, n = returns.shape
+    out_dtype = returns.dtype
+    returns = returns.astype(jnp.promote_types(out_dtype, jnp.float32))  # half precision: fourth moments underflow
     x = returns if assume_centered else _centre(returns)
     s = x.T @ x / t
     mu = jnp.trace(s) / n
@@ -101,7 +105,7 @@ def ledoit_wolf_covariance(returns: jax.Array, *, assume_centered: bool = False)
     b2_bar = (jnp.sum(jnp.sum(x**2, axis=1) ** 2) - t * jnp.sum(s**2)) / t**2
     b2 = jnp.clip(b2_bar, 0.0, d2)
     delta = jnp.where(d2 > 0, b2 / jnp.where(d2 > 0, d2, 1.0), 0.0)
-    return LedoitWolf(delta * target + (1.0 - delta) * s, delta)
+    return LedoitWolf((delta * target + (1.0 - delta) * s).astype(out_dtype), delta.astype(out_dtype))
 
 
 def pca_factor_covariance(returns: jax.Array, *, num_factors: int, ddof: int = 1) -> jax.Array:

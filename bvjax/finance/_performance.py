@@ -139,7 +139,7 @@ def max_drawdown(returns: jax.Array) -> jax.Array:
         returns: [..., T] float, simple returns.
 
     Returns:
-        [...] float in [0, 1] (1 after ruin).
+        [...] float in [0, 1] (1 after ruin); 0 for an empty series (T = 0).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -153,4 +153,4 @@ def max_drawdown(returns: jax.Array) -> jax.Array:
     _checks.rank(returns=returns, expected="[..., T]", kind="float")
     wealth = cumulative_wealth(returns)
     peak = jnp.maximum(jax.lax.cummax(wealth, axis=wealth.ndim - 1), 1.0)
-    return jnp.max(1.0 - wealth / peak, axis=-1)
+    return jnp.max(1.0 - wealth / peak, axis=-1, initial=0.0)  # T = 0: no drawdown, 0

@@ -14,10 +14,12 @@ from bvjax import _checks
 
 
 def _budget(x: jax.Array, fallback: jax.Array) -> jax.Array:
-    """x / 1ᵀx, or `fallback` where |1ᵀx| is negligible."""
+    """x / 1ᵀx, or `fallback` where |1ᵀx| is negligible; NaN where x is not finite
+    (a NaN in the covariance or the means must not turn into the 1/N fallback)."""
     total = jnp.sum(x)
     ok = jnp.abs(total) > 1e-12 * jnp.maximum(jnp.sum(jnp.abs(x)), 1e-30)
-    return jnp.where(ok, x / jnp.where(ok, total, 1.0), fallback)
+    out = jnp.where(ok, x / jnp.where(ok, total, 1.0), fallback)
+    return jnp.where(jnp.all(jnp.isfinite(x)), out, jnp.nan)
 
 
 def min_variance_weights(cov: jax.Array) -> jax.Array:
@@ -30,7 +32,8 @@ def min_variance_weights(cov: jax.Array) -> jax.Array:
 
     Returns:
         [N] float, weights summing to 1. If :math:`\mathbf 1^\top\Sigma^+\mathbf 1 = 0`
-        (e.g. an all-zero covariance) the equal-weight portfolio 1/N is returned.
+        (e.g. an all-zero covariance) the equal-weight portfolio 1/N is returned; a
+        non-finite covariance (a NaN return upstream) gives NaN weights, never 1/N.
 
     Examples:
         >>> import jax.numpy as jnp

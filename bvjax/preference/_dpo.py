@@ -43,7 +43,9 @@ def dpo_loss(policy_chosen_logps: jax.Array, policy_rejected_logps: jax.Array,
         reference_rejected_logps: [B] float, rejected responses under the reference.
         beta: :math:`\beta > 0`, the inverse temperature of the implicit reward.
         label_smoothing: :math:`\varepsilon \in [0, 0.5]`, a scalar or a [B] array (MCTS-DPO
-            sets it per pair from visit counts).
+            sets it per pair from visit counts). Every entry of a concrete array is
+            checked (ValueError); under jit a traced array cannot be, and an entry outside
+            [0, 0.5] then gives that pair a loss that rewards the rejected answer.
 
     Returns:
         [B] float, one loss per pair (reduce with a mean).

@@ -31,6 +31,8 @@ def token_logps(logits: jax.Array, labels: jax.Array, *, mask: jax.Array | None 
 
     Returns:
         [..., T] float, :math:`\log \pi(y_t \mid \cdot)` per token (0 where masked).
+        Masked positions' logits have no effect, on the value or on the gradient (which
+        is 0 there), even when they are -inf or NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -50,7 +52,9 @@ def token_logps(logits: jax.Array, labels: jax.Array, *, mask: jax.Array | None 
     _checks.same_shape(labels=labels, mask=mask)
     valid = _valid(labels, logits.shape[-1], mask)
     safe_labels = jnp.where(valid, labels, 0)
-    logp = jax.nn.log_softmax(logits, axis=-1)
+    # Masked rows are replaced (selected, not multiplied) before the softmax, so their
+    # logits (-inf or NaN padding) reach neither the value nor the gradient.
+    logp = jax.nn.log_softmax(jnp.where(valid[..., None], logits, jnp.zeros((), logits.dtype)), axis=-1)
     picked = jnp.take_along_axis(logp, safe_labels[..., None], axis=-1)[..., 0]
     return jnp.where(valid, picked, 0.0)
 

@@ -33,14 +33,18 @@ def _float(x):
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
 
 
-def scale_exponent(values, valid):
+def scale_exponent(values, valid, axis=None):
     """The exponent e of max |values| over valid entries (max |values| in [2^(e-1), 2^e)).
 
     Statistics are computed on ``ldexp(values, -e)``, an exact rescaling into [-1, 1],
     so no finite input overflows to inf (and then NaN) in the squares or differences,
-    and tiny inputs do not underflow there either. Clipped to [-126, 128].
+    and tiny inputs do not underflow there either. Non-finite entries are ignored (they
+    make only their own group NaN, see `nonfinite_groups`). Clipped to [-126, 128].
+    ``axis=1`` gives one exponent per row (dense groups), so a group of huge rewards
+    does not push another group's statistics into float32 underflow.
     """
-    top = jnp.max(jnp.where(valid, jnp.abs(values), 0.0), initial=0.0)
+    top = jnp.max(jnp.where(valid & jnp.isfinite(values), jnp.abs(values), 0.0), axis=axis, initial=0.0,
+                  keepdims=axis is not None)
     _, e = jnp.frexp(top)
     return jnp.clip(e, -126, 128).astype(jnp.int32)
 
@@ -86,8 +90,20 @@ def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_dd
         adv, raw = centred, jnp.ldexp(r, -exponent)
     single = count == 1
     adv = jnp.where(single, raw if singleton == "raw" else 0.0, adv)
+    adv = jnp.where(nonfinite_groups(count, centred, m2), jnp.nan, adv)
     adv = jnp.where(valid & (count > 0), adv, 0.0)
     return jax.lax.stop_gradient(adv.astype(dtype))
+
+
+def nonfinite_groups(count, centred, m2):
+    """Per entry: does its group hold a non-finite valid reward?
+
+    The shifted two-pass statistics of a group with a NaN or an infinite member are
+    never finite (``inf - inf``, ``NaN`` in the mean), while those of a finite group
+    are, after the power-of-two rescaling, bounded. The documented rule of every group
+    function: such a group's valid entries get NaN, and no other group is touched.
+    """
+    return (count > 0) & ~(jnp.isfinite(m2) & jnp.isfinite(centred))
 
 
 def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, mask: jax.Array | None = None,
@@ -115,10 +131,18 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
       ``"zero"`` gives 0.
     - zero-variance group: 0 (the numerator is exactly 0), also with ``eps=0``.
     - masked entries are excluded from the statistics and get 0; so does an all-masked group.
+    - non-finite rewards (NaN, +-inf) in a group's valid entries make that group's valid
+      advantages NaN (never a silent 0) and touch no other group; a masked non-finite
+      reward has no effect. The same rule holds for every group function
+      (`rloo_advantages`, `gigpo_advantages`, `hgpo_advantages`; `dapo_group_filter` drops
+      such a group).
 
     Statistics are computed in float32 on the rewards rescaled by an exact power of two
-    into [-1, 1], so no finite input overflows into NaN. (With ``eps=0``, a group whose
-    spread is below ~1e-19 of the batch's largest reward underflows to advantage 0.) The result is wrapped in
+    into [-1, 1] (one power per group for dense ``[P, G]`` input, one for the batch
+    with ``group_ids``), so no finite input overflows into NaN. (Ragged input: a group
+    whose spread is below ~1e-19 of the batch's largest finite reward underflows in the
+    rescaled domain; its advantages are then wrong, so keep ragged batches within 1e19
+    of each other in magnitude, or pass them dense.) The result is wrapped in
     ``stop_gradient``: advantages are constants of the policy
     gradient (verl computes them under ``no_grad``).
 
@@ -172,8 +196,10 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
     _checks.one_of("singleton", singleton, SINGLETON_RULES)
     _checks.in_range("eps", eps, low=0.0)
     rewards = _float(rewards)
+    if rewards.size == 0:  # no entries (G = 0 or P = 0): no advantages
+        return jnp.zeros(rewards.shape, rewards.dtype)
     r32 = rewards.astype(jnp.float32)
-    exponent = scale_exponent(r32, valid)
+    exponent = scale_exponent(r32, valid, axis=1 if group_ids is None else None)
     count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, implementation, num_groups)
     return normalise(rewards, valid, count, centred, m2, exponent, normalize=normalize, std_ddof=std_ddof,
                      eps=eps, singleton=singleton)
@@ -187,7 +213,8 @@ def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
         A_i = r_i - \frac{1}{n_g-1}\sum_{j\in g,\,j\ne i} r_j = \frac{n_g}{n_g-1}\,(r_i - \mu_g)
 
     Edge cases: a singleton group keeps its raw reward (verl's
-    ``compute_rloo_outcome_advantage``); masked entries and all-masked groups get 0.
+    ``compute_rloo_outcome_advantage``); masked entries and all-masked groups get 0; a
+    group with a non-finite valid reward gets NaN, and no other group is touched.
     The result is wrapped in ``stop_gradient``.
 
     Args:
@@ -215,10 +242,13 @@ def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
     """
     valid, _ = _layout(rewards, group_ids, mask, num_groups=num_groups)
     rewards = _float(rewards)
+    if rewards.size == 0:  # no entries: no advantages
+        return jnp.zeros(rewards.shape, rewards.dtype)
     r32 = rewards.astype(jnp.float32)
-    exponent = scale_exponent(r32, valid)
-    count, centred, _ = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, "xla", num_groups)
+    exponent = scale_exponent(r32, valid, axis=1 if group_ids is None else None)
+    count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, "xla", num_groups)
     scale = count / jnp.maximum(count - 1.0, 1.0)
     adv = jnp.where(count == 1, r32, jnp.ldexp(scale * centred, exponent))
+    adv = jnp.where(nonfinite_groups(count, centred, m2), jnp.nan, adv)
     adv = jnp.where(valid & (count > 0), adv, 0.0)
     return jax.lax.stop_gradient(adv.astype(rewards.dtype))

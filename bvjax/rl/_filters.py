@@ -19,7 +19,8 @@ def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
     equal" (standard deviation > 0); that second form is what is computed, so graded
     rewards work too. A group with all rewards equal gives every GRPO advantage 0, so it
     carries no gradient and DAPO over-samples prompts until enough groups pass.
-    Groups with fewer than two valid entries (singletons, all-masked) are dropped.
+    Groups with fewer than two valid entries (singletons, all-masked) are dropped, and
+    so are groups with a non-finite valid reward (their GRPO advantages are NaN).
 
     Args:
         rewards: [P, G] float or bool (one group per row), or [N] with ``group_ids``.
@@ -53,17 +54,19 @@ def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
         raise TypeError(f"rewards: expected float, int or bool, got {rewards.dtype}")
     valid = jnp.ones(rewards.shape, bool) if mask is None else mask
     r = rewards.astype(jnp.float32)
+    bad = (valid & ~jnp.isfinite(r)).astype(jnp.int32)
     if group_ids is None:
         n = jnp.sum(valid, axis=1)
         hi = jnp.max(jnp.where(valid, r, -jnp.inf), axis=1)
         lo = jnp.min(jnp.where(valid, r, jnp.inf), axis=1)
-        return (n >= 2) & (hi > lo)
+        return (n >= 2) & (hi > lo) & (jnp.sum(bad, axis=1) == 0)
     num = r.shape[0]
     seg = _kernel._segment_ids([valid.astype(jnp.int32), group_ids])
     hi = jax.ops.segment_max(jnp.where(valid, r, -jnp.inf), seg, num)
     lo = jax.ops.segment_min(jnp.where(valid, r, jnp.inf), seg, num)
     n = jax.ops.segment_sum(valid.astype(jnp.int32), seg, num)
-    return valid & (n[seg] >= 2) & (hi[seg] > lo[seg])
+    nbad = jax.ops.segment_sum(bad, seg, num)
+    return valid & (n[seg] >= 2) & (hi[seg] > lo[seg]) & (nbad[seg] == 0)
 
 
 def overlong_penalty(lengths: jax.Array, *, max_length: int, cache_length: int,

@@ -73,7 +73,9 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
     - ``mode="mean_norm"`` drops both divisions (verl-agent's trainer default); the
       ALFWorld example script uses ``"mean_std_norm"``.
 
-    Zero-variance groups give 0, masked steps 0. The result is ``stop_gradient``-ed.
+    Zero-variance groups give 0, masked steps 0. A non-finite episode or step return
+    makes its own task group's (episode part) or anchor group's (step part) valid steps
+    NaN and touches no other group. The result is ``stop_gradient``-ed.
 
     Args:
         state_ids: [B, T] int, a host-side hash of each step's anchor observation.
@@ -172,6 +174,9 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
     An all-equal cluster centres to exactly 0 (shifted two-pass statistics), so it is
     always dropped; float rounding in the recipe's ``torch.mean`` can leave a 1e-17
     residue there that it keeps. The result is ``stop_gradient``-ed; masked steps get 0.
+    A non-finite return makes NaN the advantage of every valid step that shares a
+    cluster with it at some level (its own included), and of a step whose
+    ``base_advantages`` is non-finite; other steps are untouched.
 
     Args:
         state_ids: [B, T] int, host-side hash of each step's anchor observation (the
@@ -233,6 +238,7 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
         a = jnp.where(denom > 0, centred / jnp.where(denom > 0, denom, 1.0), 0.0)
     else:
         a = centred  # kept in the scaled domain until the end, so sums stay finite
+    bad = jnp.any(_advantages.nonfinite_groups(count, centred, m2), axis=1)  # a non-finite return in a cluster
     ok = (count >= 2) & (a != 0)
     weights = jnp.asarray([(k + 1.0 + level_offset) ** alpha for k in range(num_levels)], jnp.float32)
     num = jnp.sum(jnp.where(ok, weights * a, 0.0), axis=1)
@@ -242,7 +248,9 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
         scaled_base = base if std_norm else jnp.ldexp(base, -exponent)
         num = num + jnp.where(base != 0, scaled_base, 0.0)
         den = den + jnp.where(base != 0, 1.0, 0.0)
+        bad = bad | ~jnp.isfinite(base)
     adv = jnp.where(den > 0, num / jnp.where(den > 0, den + eps, 1.0), 0.0)
+    adv = jnp.where(bad, jnp.nan, adv)
     if not std_norm:
         adv = jnp.ldexp(adv, exponent)
     return jax.lax.stop_gradient(jnp.where(mask, adv, 0.0).reshape(b, t))

@@ -22,14 +22,18 @@ def _l1_ball_flat(v: jax.Array, radius: jax.Array) -> jax.Array:
     """Duchi et al.'s sort-based projection of each row of v [B, D] onto {||z||_1 <= radius}."""
     a = jnp.abs(v)
     u = -jnp.sort(-a, axis=-1)  # descending
-    css = jnp.cumsum(u, axis=-1)
+    # Everything relative to the largest |v|: t = u - u_1 <= 0 and theta' = theta - u_1, so
+    # a radius far below |v| (1 against 1e7 in float32) is not lost in u_1 - theta.
+    top = u[..., :1]
+    t = u - top
+    css = jnp.cumsum(t, axis=-1)
     j = jnp.arange(1, v.shape[-1] + 1, dtype=v.dtype)
-    cond = u - (css - radius) / j > 0
+    cond = t - (css - radius) / j > 0
     rho = jnp.maximum(jnp.sum(cond, axis=-1, keepdims=True), 1)  # number of non-zero coordinates
-    theta = (jnp.take_along_axis(css, rho - 1, axis=-1) - radius) / rho.astype(v.dtype)
-    theta = jnp.maximum(theta, 0.0)
+    theta = (jnp.take_along_axis(css, rho - 1, axis=-1) - radius) / rho.astype(v.dtype)  # theta - u_1
+    theta = jnp.maximum(theta, -top)
     inside = jnp.sum(a, axis=-1, keepdims=True) <= radius
-    out = jnp.sign(v) * jnp.maximum(a - theta, 0.0)
+    out = jnp.sign(v) * jnp.maximum((a - top) - theta, 0.0)
     return jnp.where(inside, v, out)
 
 

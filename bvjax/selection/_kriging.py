@@ -222,8 +222,12 @@ def gp_posterior(x_train: jax.Array, y_train: jax.Array, x_query: jax.Array, *, 
                          x_query=(x_query, "[M, D]", "float"), train_mask=(train_mask, "[N]", "bool"))
     _check_hypers(kernel, lengthscale, signal_variance, noise, shape["D"])
     _checks.one_of("mean", mean, MEANS)
-    return _posterior(x_train, y_train, x_query, train_mask, lengthscale, signal_variance, noise,
+    out_dtype = x_query.dtype
+    # float16/bfloat16 are computed in float32 (no half-precision Cholesky), returned in their dtype.
+    x_train, y_train, x_query = (a.astype(jnp.promote_types(a.dtype, jnp.float32)) for a in (x_train, y_train, x_query))
+    post = _posterior(x_train, y_train, x_query, train_mask, lengthscale, signal_variance, noise,
                       kernel=kernel, mean=mean, full_cov=full_cov)
+    return GPPosterior(*(None if a is None else a.astype(out_dtype) for a in post))
 
 
 @functools.partial(jax.jit, static_argnames=("kernel", "mean", "full_cov"))

@@ -90,7 +90,8 @@ def variance_inflation_factor(x: jax.Array, *, center: bool = True) -> jax.Array
     """
     shape = _checks.dims(x=(x, "[N, P]", "float"))
     keep = jnp.ones((shape["P"],), bool)
-    return _vif_from_gram(_gram(x, center), keep, 100 * jnp.finfo(x.dtype).eps)
+    xc = x.astype(jnp.promote_types(x.dtype, jnp.float32))  # half precision: no LAPACK solve
+    return _vif_from_gram(_gram(xc, center), keep, 100 * jnp.finfo(xc.dtype).eps).astype(x.dtype)
 
 
 class VifScreen(NamedTuple):
@@ -301,6 +302,7 @@ def multinomial_lasso_fit(x: jax.Array, y: jax.Array, *, num_classes: int, lam: 
     """
     _check_fit_args(x, y, num_classes, sample_mask, num_iters)
     _checks.in_range("lam", lam, low=0.0)
+    _checks.in_range("y", y, low=0, high=num_classes - 1)
     w = jnp.ones(x.shape[0], x.dtype) if sample_mask is None else sample_mask.astype(x.dtype)
     return _fit(x, y, w, jnp.asarray(lam, x.dtype), num_classes, num_iters, standardize)
 

@@ -166,7 +166,8 @@ def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.A
         x: [N] or [N, D] data, one item per row.
         indices: [B, N'] int resamples (usually N' = N), from `bootstrap_indices` or any
             other stream, e.g. ``np.random.RandomState(seed).choice(N, N)`` per row to
-            replay mlxtend.
+            replay mlxtend. Entries must lie in ``[0, N)``: checked in eager mode
+            (ValueError); under jit an out-of-range index is clamped, as jnp indexing does.
         statistic: static callable ``[N', ...] -> scalar``; defaults to the mean over
             axis 0. It is vmapped over the resamples.
         confidence: static float in (0, 1).
@@ -191,6 +192,7 @@ def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.A
         Learning, 2018 (arXiv 1811.12808).
     """
     _checks.dims(x=(x, ("[N]", "[N, D]"), "number"), indices=(indices, "[B, M]", "int"))
+    _checks.in_range("indices", indices, low=0, high=x.shape[0] - 1)  # eager only; traced ones are clamped
     _checks.in_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     _checks.one_of("quantile_rule", quantile_rule, ("mlxtend", "linear"))
     num_resamples = indices.shape[0]

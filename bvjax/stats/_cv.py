@@ -60,6 +60,8 @@ def kfold_masks(order: jax.Array, *, num_folds: int) -> jax.Array:
     shape = _checks.dims(order=(order, "[N]", "int"))
     n = shape["N"]
     _check_folds(n, num_folds, "num_folds", "order")
+    if not isinstance(order, jax.core.Tracer) and not np.array_equal(np.sort(np.asarray(order)), np.arange(n)):
+        raise ValueError(f"order: expected a permutation of 0..{n - 1}, got {np.asarray(order).tolist()[:10]}")
     stops = jnp.asarray(_fold_stops(n, num_folds), jnp.int32)
     fold_of_position = jnp.searchsorted(stops, jnp.arange(n, dtype=jnp.int32), side="right")
     fold_of_item = jnp.zeros((n,), jnp.int32).at[order].set(fold_of_position.astype(jnp.int32))

@@ -52,6 +52,7 @@ def t_sf(x: jax.Array, df: jax.Array) -> jax.Array:
         Abramowitz and Stegun, Handbook of Mathematical Functions, 1964 (26.5.27 and 26.7.1).
     """
     _broadcastable(x=x, df=df)
+    _checks.in_range("df", df, low=0.0, low_inclusive=False)  # eager only; a traced df <= 0 gives NaN
     dtype = _float_dtype(x, df)
     x = jnp.asarray(x, dtype)
     df = jnp.asarray(df, dtype)

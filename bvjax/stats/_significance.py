@@ -289,6 +289,7 @@ def _t_result(numerator, denominator, df):
     ok = denominator > 0
     t = jnp.where(ok, numerator / jnp.where(ok, denominator, 1.0),
                   jnp.where(numerator == 0, 0.0, jnp.sign(numerator) * jnp.inf))
+    t = jnp.where(jnp.isnan(denominator), jnp.nan, t)  # a non-finite difference: undefined, not +-inf
     return TestResult(t, 2.0 * t_sf(jnp.abs(t), df))
 
 
@@ -334,10 +335,27 @@ def paired_ttest(score_diffs: jax.Array, *, test_train_ratio: float | None = Non
         raise ValueError(f"score_diffs: expected [R] float with R >= 2, got shape {tuple(score_diffs.shape)}")
     if test_train_ratio is not None:
         _checks.in_range("test_train_ratio", test_train_ratio, low=0.0, low_inclusive=False)
-    mean = jnp.mean(score_diffs)
-    var = jnp.sum((score_diffs - mean) ** 2) / (r - 1)
+    score_diffs = _pow2_scaled(score_diffs)  # t is scale-free: no overflow in the squares
+    # Shifted two-pass: equal differences centre to exactly 0 (variance 0, t = +-inf as
+    # documented), where the rounded mean of 8 equal floats can leave a 1e-7 spread.
+    shifted = score_diffs - score_diffs[0]
+    centre = jnp.mean(shifted)
+    mean = score_diffs[0] + centre
+    var = jnp.sum((shifted - centre) ** 2) / (r - 1)
     scale = 1.0 / r + (0.0 if test_train_ratio is None else test_train_ratio)
     return _t_result(mean, jnp.sqrt(scale * var), r - 1.0)
+
+
+def _pow2_scaled(x):
+    """``x`` divided by the power of two just above its largest finite magnitude (exact).
+
+    The t and F statistics are invariant to a common scale of the differences, so this
+    keeps their squares from overflowing (differences of 1e20 in float32) or
+    underflowing, without changing a digit of the result.
+    """
+    top = jnp.max(jnp.where(jnp.isfinite(x), jnp.abs(x), 0.0))
+    _, e = jnp.frexp(top)
+    return jnp.ldexp(x, -e)
 
 
 def _check_5x2(score_diffs):
@@ -378,9 +396,10 @@ def ttest_5x2cv(score_diffs: jax.Array) -> TestResult:
         Dietterich, Approximate Statistical Tests for Comparing Supervised Classification
         Learning Algorithms, 1998.
     """
-    s2 = _check_5x2(score_diffs)
+    _check_5x2(score_diffs)
     r = score_diffs.shape[0]
-    return _t_result(score_diffs[0, 0], jnp.sqrt(jnp.mean(s2)), float(r))
+    score_diffs = _pow2_scaled(score_diffs)
+    return _t_result(score_diffs[0, 0], jnp.sqrt(jnp.mean(_check_5x2(score_diffs))), float(r))
 
 
 def ftest_5x2cv(score_diffs: jax.Array) -> TestResult:
@@ -411,6 +430,8 @@ def ftest_5x2cv(score_diffs: jax.Array) -> TestResult:
         Alpaydin, Combined 5x2 cv F Test for Comparing Supervised Classification Learning
         Algorithms, 1999.
     """
+    _checks.dims(score_diffs=(score_diffs, "[R, 2]", "float"))
+    score_diffs = _pow2_scaled(score_diffs)
     s2 = _check_5x2(score_diffs)
     r = score_diffs.shape[0]
     numerator = jnp.sum(score_diffs**2)
