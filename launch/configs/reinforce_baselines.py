@@ -6,7 +6,7 @@ Command (what `make run` does):
         --workdir=workdir/reinforce_baselines
 
 Runtime: about 20 seconds on 2 CPU cores (a third of it compilation). On an accelerator:
-not measured yet (no device was lent to the session that wrote this); at this size the loop
+not measured; at this size the loop
 is bound by per-step dispatch, so expect no speed-up before the larger config below.
 For a longer, lower-noise run on an accelerator:
 ``--config.num_steps=2000 --config.meter_draws=16384 --config.batch_size=64``.
