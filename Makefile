@@ -47,7 +47,7 @@ docs: setup
 MIN_TESTS ?= tests/test_public_api.py tests/test_checks.py tests/diagnostics tests/rl tests/preference tests/attention/test_lla.py tests/stats/test_significance.py
 test-min:
 	test -x .venv-min/bin/python || python3 -m venv .venv-min
-	.venv-min/bin/python -m pip install --quiet -c constraints-min.txt -e '.[test]'
+	.venv-min/bin/python -m pip install --quiet -c constraints-min.txt -e . pytest pytest-timeout hypothesis scipy mlxtend statsmodels
 	JAX_PLATFORMS=cpu .venv-min/bin/python -m pytest -p no:xdist -q $(MIN_TESTS)
 
 bench: setup

@@ -11,6 +11,7 @@ import importlib
 import inspect
 import pathlib
 import pkgutil
+import re
 import shutil
 import sys
 
@@ -89,6 +90,19 @@ def _copy_notebooks():
     dest.mkdir(parents=True)
     for path in sorted((ROOT / "colabs").glob("*.ipynb")):
         shutil.copy(path, dest / path.name)
+
+
+_ARXIV = re.compile(r"arXiv:? ?(\d{4}\.\d{4,5})")
+
+
+def _link_arxiv(app, what, name, obj, options, lines):
+    """Each docstring's arXiv ids become links to the paper (anonymous targets: no clashes)."""
+    for i, line in enumerate(lines):
+        lines[i] = _ARXIV.sub(lambda m: f"`arXiv {m.group(1)} <https://arxiv.org/abs/{m.group(1)}>`__", line)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _link_arxiv)
 
 
 _write_api_pages()
