@@ -24,7 +24,7 @@ ifndef VIRTUAL_ENV
 	test -x .venv/bin/python || python3 -m venv .venv
 endif
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test,colab,docs]'
+	$(PYTHON) -m pip install --quiet -e '.[launch,test,colab,docs]'
 	touch $(STAMP)
 
 run: setup

@@ -16,11 +16,13 @@ os.environ.setdefault("BVJAX_PALLAS_INTERPRET", "1")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "bvjax-jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
-# The suite uses `jax.enable_x64(...)` as a context manager; jax releases before it became
-# public (the 0.7 series, setup.cfg's floor, run by `make test-min`) have the same manager as
-# `jax.experimental.enable_x64`.
+# The suite uses `jax.enable_x64(...)` as a context manager and `jax.export` without importing
+# it; jax releases before those became public attributes (the 0.7 series, setup.cfg's floor,
+# run by `make test-min`) have the same manager as `jax.experimental.enable_x64`, and load
+# `jax.export` only when it is imported.
 import jax
 import jax.experimental
+import jax.export
 
 if not hasattr(jax, "enable_x64"):
     jax.enable_x64 = jax.experimental.enable_x64
