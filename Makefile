@@ -1,5 +1,7 @@
 # Quickstart: `make run` (set-up plus the main job), `make test` (set-up plus the suite less the slow sweeps; `make test-all` runs those too).
 # A virtual environment is created in .venv unless one is already active.
+# `make wheel` builds dist/bvjax-*.whl, `make docs` the documentation site (docs/_build/html,
+# warnings are errors), `make test-min` a fast subset against the dependency floors.
 
 ifdef VIRTUAL_ENV
 PYTHON := python
@@ -13,7 +15,7 @@ WORKDIR ?= workdir/reinforce_baselines
 CONFIG ?= launch/configs/reinforce_baselines.py
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test test-all fuzz bench lint clean
+.PHONY: setup run test test-all test-min fuzz wheel docs bench lint clean
 
 setup: $(STAMP)
 
@@ -22,7 +24,7 @@ ifndef VIRTUAL_ENV
 	test -x .venv/bin/python || python3 -m venv .venv
 endif
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test,colab]'
+	$(PYTHON) -m pip install --quiet -e '.[launch,test,colab,docs]'
 	touch $(STAMP)
 
 run: setup
@@ -58,6 +60,23 @@ fuzz: setup
 	if [ -n "$$failed" ]; then echo "fuzz: seeds that failed:$$failed"; exit 1; fi; \
 	echo "fuzz: every seed passed"
 
+# The wheel users install: bvjax and pallas_kernels, LICENSE in its metadata; no network
+# (the build backend, setuptools, comes with the test extra).
+wheel: setup
+	rm -rf dist
+	$(PYTHON) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+
+docs: setup
+	$(PYTHON) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+# The dependency floors of setup.cfg (pinned in constraints-min.txt) in their own
+# environment, .venv-min, and a fast subset of the suite against them.
+MIN_TESTS ?= tests/test_public_api.py tests/test_checks.py tests/diagnostics tests/rl tests/preference tests/attention/test_lla.py tests/stats/test_significance.py
+test-min:
+	test -x .venv-min/bin/python || python3 -m venv .venv-min
+	.venv-min/bin/python -m pip install --quiet -c constraints-min.txt -e . pytest pytest-timeout hypothesis scipy mlxtend statsmodels
+	JAX_PLATFORMS=cpu .venv-min/bin/python -m pytest -p no:xdist -q $(MIN_TESTS)
+
 bench: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_meter
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_advantages
@@ -69,4 +88,4 @@ lint: setup
 	$(PYTHON) -m ruff check bvjax pallas_kernels launch tests
 
 clean:
-	rm -rf workdir .pytest_cache
+	rm -rf workdir .pytest_cache dist build docs/_build docs/api/generated

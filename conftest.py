@@ -59,3 +59,14 @@ def _release_compiled_programs():
 
     jax.clear_caches()
     gc.collect()
+
+# The suite uses `jax.enable_x64(...)` as a context manager and `jax.export` without importing
+# it; jax releases before those became public attributes (the 0.7 series, setup.cfg's floor,
+# run by `make test-min`) have the same manager as `jax.experimental.enable_x64`, and load
+# `jax.export` only when it is imported.
+import jax  # noqa: E402
+import jax.experimental  # noqa: E402
+import jax.export  # noqa: E402
+
+if not hasattr(jax, "enable_x64"):
+    jax.enable_x64 = jax.experimental.enable_x64

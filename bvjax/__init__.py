@@ -2,7 +2,7 @@
 
 Each subpackage (``bvjax.rl``, ``bvjax.diagnostics``, ...) re-exports its public
 functions from private modules and lists them in ``__all__``; `tests/test_public_api.py`
-holds every one of them to the contract in STYLE.md.
+holds every one of them to the same contract (docstring sections, jit, argument checks).
 """
 
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ sweep ``--ds`` and the CG-iteration sweep ``--cg_iters`` at n = ``--base_n``;
 Columns: seconds per call (compilation excluded; best of ``--repeats``, or one run when
 a call takes over 2 s), ratios, temporary memory from
 ``jax.jit(f).lower(...).compile().memory_analysis().temp_size_in_bytes``, achieved
-GFLOP/s of the chunked (and Pallas) path against the spec's forward count
+GFLOP/s of the chunked (and Pallas) path against the forward count
 (`pallas_kernels.flash_lla.flash_lla_cost`: (8 + 6T) P d + 2 P e flops over the
 P = n(n+1)/2 causal pairs; the chunked path's CG products skip masked tiles, its one-off
 passes over a block's weights do not), and the max |error| against a float64 NumPy reference (exact closed form,
@@ -65,7 +65,7 @@ _CG_TOL = flags.DEFINE_float("cg_target", 1e-3, "Max |error| the CG table asks f
 
 
 def reference_float64(q, k, v, ridge):
-    """Exact causal LLA in float64 NumPy, straight from the closed form (spec/lla.md 1.3)."""
+    """Exact causal LLA in float64 NumPy, straight from the closed form (docs/notes/lla.md, "Closed form")."""
     q, k, v = (np.asarray(x, np.float64)[0, :, 0] for x in (q, k, v))
     n, d = q.shape
     s = q @ k.T / math.sqrt(d)
@@ -130,7 +130,7 @@ def main(argv):
     lam = _RIDGE.value
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); float32, causal, ridge {lam:g}, "
           f"one (batch, head); seconds: best of {_REPEATS.value} (one run above 2 s), compilation excluded.")
-    print("GF/s: the spec's forward FLOP count (causal pairs) over the time; temp MB: compiled temporary "
+    print("GF/s: the forward FLOP count (causal pairs) over the time; temp MB: compiled temporary "
           "memory; err: max |out - float64 reference|.\n")
     header = (f"{'n':>5} | {'d':>3} | {'T':>2} | {'naive s':>9} | {'chunked s':>9} | {'pallas s':>9} | "
               f"{'softmax s':>9} | {'naive/chk':>9} | {'chk/soft':>8} | {'naive MB':>9} | {'chunk MB':>9} | "

@@ -1,7 +1,7 @@
 r"""FlashLLA: Local Linear Attention forward and backward as Pallas kernels.
 
 Layout: heads folded into batch, ``q, k [BH, N, D]``, ``v [BH, N, E]``, per-position
-ridge ``[BH, N]`` (spec/lla.md section 1.3; Zuo et al 2025, arXiv 2510.01450). For each
+ridge ``[BH, N]`` (docs/notes/lla.md, "Closed form"; Zuo et al 2025, arXiv 2510.01450). For each
 query row ``i`` with weights :math:`w_{ij} = e^{s q_i\cdot k_j - m_i}` (``j <= i`` when
 causal, ``m_i`` the row max),
 
@@ -13,7 +13,7 @@ causal, ``m_i`` the row max),
     \rho_i = A_i^{-1}\mu_i,\quad \delta_i = \omega_i - \mu_i\cdot\rho_i,\quad
     o_i = \sum_j w_{ij}\,(1 - \rho_i\cdot(k_j - q_i))\,v_j / \delta_i .
 
-Kernels (one file, STYLE rule 6):
+Kernels (one file for the forward and backward kernels, their wrapper and the reference):
 
 - `flash_lla_forward_kernel`, grid ``(BH, N/block_q)``: pass 1 over key tiles keeps the
   online max, :math:`\omega`, :math:`\tilde\mu` (and diag of :math:`\tilde\Sigma` for the
@@ -33,7 +33,7 @@ above, in which the ridge :math:`\lambda\omega_i` depends on the inputs through
 :math:`\omega_i`; ``"stop"`` is the gradient with :math:`\lambda\,\mathrm{sg}(\omega_i)`,
 which is what the official FlashLLA backward computes. They differ by one scalar per
 row, :math:`\gamma_i = \lambda_i(U_i\cdot\rho_i - \beta_i\|\rho_i\|^2)`, added to every
-weight's coefficient (spec/lla.md section 2.6). The ridge cotangent is
+weight's coefficient (docs/notes/lla.md, "Backward pass and the ridge's gradient"). The ridge cotangent is
 :math:`\partial L/\partial\lambda_i = \omega_i(U_i\cdot\rho_i - \beta_i\|\rho_i\|^2)` in
 both conventions.
 
@@ -175,7 +175,7 @@ def _cg(matvec, rhs, diag, *, iters, tol):
 
 
 def _apply_a(sig_p, p, q, mu_t, omega, lam):
-    """A p from the uncentred product Sigma~ p (relative-matmul identities, spec section 2.1)."""
+    """A p from the uncentred product Sigma~ p (the centred-product identities)."""
     pq = _rowsum(p * q)
     return (sig_p - pq * mu_t - _rowsum(p * mu_t) * q + omega * pq * q + lam * omega * p)
 
@@ -385,7 +385,7 @@ def flash_lla_dkv_kernel(q_ref, k_ref, v_ref, do_ref, rho_ref, u_ref, delta_ref,
 
 def flash_lla_cost(bh: int, n: int, d: int, e: int, *, cg_iters: int, causal: bool = True,
                    itemsize: int = 4) -> dict[str, pl.CostEstimate]:
-    """FLOPs, exponentials and compulsory HBM bytes of the three kernels (spec/lla.md 6.5).
+    """FLOPs, exponentials and compulsory HBM bytes of the three kernels (docs/notes/lla.md, "Cost of a forward pass").
 
     With ``P`` the (query, key) pairs computed (``n(n+1)/2`` causal, ``n^2`` otherwise)
     and ``T = cg_iters``, counting 2 flops per multiply-add:

@@ -6,14 +6,14 @@ Two kernels share this file, each with a plain-jnp reference that the XLA path u
   program handles a block of rows; each row is reduced in two passes (shifted mean,
   then the centred sum of squares).
 - `level_stats`: ragged groups and HGPO's hierarchy of groups, in the pairwise-equality
-  formulation (spec/rl.md section 4.6). Rows ``i`` and ``j`` are in the same level-``l``
+  formulation (docs/notes/rl.md, "Hierarchy of groups as pairwise equality"). Rows ``i`` and ``j`` are in the same level-``l``
   cluster when they share ``group``, both have ``depth >= l`` and their keys agree on
   levels ``0..l``:
 
   .. math::  E_l[i, j] = E_{l-1}[i, j] \wedge (k_{l,i} = k_{l,j}) \wedge d_i \ge l \wedge d_j \ge l,
              \qquad E_{-1}[i,j] = (g_i = g_j) \wedge d_i \ge 0 \wedge d_j \ge 0 .
 
-  With ``k_l`` the state ``l`` steps back, this unrolls the spec's shifted-AND recurrence
+  With ``k_l`` the state ``l`` steps back, this unrolls the shifted-AND recurrence
   :math:`E_l[i,j] = E_0[i,j] \wedge E_{l-1}[\mathrm{prev}(i), \mathrm{prev}(j)]`: the
   caller passes the shifted states as keys, so no tile needs its neighbour's rows.
   One program owns a block of output rows and loops over column chunks twice: pass one

@@ -1,4 +1,4 @@
-"""Every notebook in colabs/ runs top to bottom on CPU (STYLE.md rule 15)."""
+"""Every notebook in colabs/ runs top to bottom on CPU and shows at least one plot."""
 
 import os
 import pathlib

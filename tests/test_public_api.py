@@ -1,4 +1,4 @@
-"""The contract every public bvjax name keeps (STYLE.md rule 12).
+"""The contract every public bvjax name keeps.
 
 For every name in every ``__all__`` under ``bvjax``:
 - functions have a docstring with ``Args:``, ``Returns:``, ``Examples:`` (with a
@@ -6,7 +6,7 @@ For every name in every ``__all__`` under ``bvjax``:
   for optax transform factories, the transform's init and update jit); and a
   wrong-shaped data argument raises ValueError naming it;
 - classes (result NamedTuples) have a docstring;
-- every public function appears in the README's paper-to-function table.
+- every public function appears in the paper-to-function table (docs/papers.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 import bvjax
 from tests.api_cases import CASES
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+PAPERS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "papers.md"
 
 
 def _public_names():
@@ -64,9 +64,9 @@ def test_class_docstring(name):
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_in_readme_table(name):
+def test_in_papers_table(name):
     short = name.rsplit(".", 1)[1]
-    assert f"`{short}`" in README.read_text(), f"{name} is missing from README's paper-to-function table"
+    assert f"`{short}`" in PAPERS.read_text(), f"{name} is missing from docs/papers.md's paper-to-function table"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -4,8 +4,8 @@ Queries are taken in blocks (`lax.map` / `lax.scan`) that hold their ``block_q x
 weights; the per-query systems are solved with matrix-free conjugate gradient over key
 tiles, so neither the ``N x N`` weights, the ``N x N x D`` centred keys nor the
 ``N x D x D`` moment matrices are ever formed. The backward pass is a `jax.custom_vjp`
-that recomputes each block (the implicit-function gradient with the second CG solve of
-spec/lla.md section 2.6), so training memory is linear too.
+that recomputes each block (the implicit-function gradient with a second CG solve, written out in the
+documentation's local linear attention notes, docs/notes/lla.md), so training memory is linear too.
 """
 
 from __future__ import annotations

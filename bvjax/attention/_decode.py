@@ -70,8 +70,8 @@ def local_linear_attention_decode(
         Zuo et al, Local Linear Attention: An Optimal Interpolation of Linear and Softmax
         Attention For Test-Time Regression, 2025 (arXiv 2510.01450).
 
-    Departures: the paper's inference kernel is not public; this is the single-pass
-    moment method of spec/lla.md 2.7, with the moments taken about the query
+    Departures: the paper's inference kernel is not public; this is a single-pass
+    moment method (docs/notes/lla.md, "Decoding one query against a cache"), with the moments taken about the query
     (:math:`c_j = k_j - q`) rather than uncentred, which avoids cancellation in float32.
     """
     sizes = _checks.dims(kind="float", q=(q, "[B, H, D]"), k_cache=(k_cache, "[B, M, H, D]"),

@@ -65,7 +65,8 @@ def local_linear_attention(
     ridge constant, which is what the official FlashLLA backward computes. The two differ
     by :math:`\gamma_i = \lambda_i(U_i\cdot\rho_i - \beta_i\|\rho_i\|^2)` added to every
     weight's coefficient, with :math:`U_i = A_i^{-1}\sum_j (dO_i\cdot v_j) w_{ij}
-    (k_j - q_i)/\delta_i` and :math:`\beta_i = dO_i\cdot o_i/\delta_i` (spec/lla.md 2.6).
+    (k_j - q_i)/\delta_i` and :math:`\beta_i = dO_i\cdot o_i/\delta_i` (derived in
+    docs/notes/lla.md, "Backward pass and the ridge's gradient").
     A per-position ``ridge`` array receives a gradient in both conventions.
 
     No NaN for finite inputs (whose squared entries are finite): every row sees at least

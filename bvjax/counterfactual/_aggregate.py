@@ -202,7 +202,7 @@ def aggregate_linear_regression(x: jax.Array, bag_labels: jax.Array, bag_ids: ja
         Level Loss Functions, 2024 (arXiv 2401.11081), section 3 (linear regression).
 
     Departure: the paper analyses the estimator asymptotically; this closed form is our
-    derivation from the loss (spec/stats.md section 7), checked in the tests against a
+    derivation from the loss, checked in the tests against a
     float64 NumPy solve and against OLS on bag-mean labels at :math:`\rho = 1`.
     """
     _checks.dims(x=(x, "[N, D]", "float"), bag_ids=(bag_ids, "[N]", "int"),
@@ -252,7 +252,7 @@ def laplace_bag_means(key: jax.Array, responses: jax.Array, bag_ids: jax.Array, 
         Level Loss Functions, 2024 (arXiv 2401.11081), section 5 (label DP).
         Dwork et al, Calibrating Noise to Sensitivity in Private Data Analysis, 2006.
 
-    Open question (spec): the paper's exact clipping range and constant were not verified
+    Open question: the paper's exact clipping range and constant were not verified
     in its PDF; we chose the symmetric range [-C, C] with per-bag sensitivity 2C/k_a,
     derived above, which is what label-DP by the Laplace mechanism needs.
     """

@@ -154,7 +154,7 @@ def map_at_k(relevance: jax.Array, scores: jax.Array, *, k: int,
                \mathrm{Precision@}r = \frac1r\sum_{j=1}^{r} \mathrm{rel}_{(j)}
 
     The normaliser is the user's number of relevant items (not ``min(K, n_rel)``), as the
-    spec records for the paper's code.
+    paper's code computes it.
 
     Args:
         relevance: [..., N] float, int or bool (binary).

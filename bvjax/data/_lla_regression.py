@@ -59,7 +59,7 @@ def piecewise_linear_stream(key: jax.Array, maps: jax.Array, *, batch_size: int,
         Attention For Test-Time Regression, 2025 (arXiv 2510.01450).
 
     Departure: the paper's exact task (dimensions, number of segments, drift schedule)
-    was not available to us (spec/lla.md section 4); this is our reconstruction of a
+    was not available to us; this is our reconstruction of a
     non-stationary piecewise-linear regression stream with locality in key space.
     """
     sizes = _checks.dims(maps=(maps, "[4, E, D]", "float"))

@@ -41,7 +41,7 @@ class SimplicityData(NamedTuple):
 
 
 def _slab_table(num_slabs: int, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities of each slab index for y = 0 and y = 1 (spec §12, the official generator)."""
+    """Probabilities of each slab index for y = 0 and y = 1 (as the official generator draws them)."""
     neg, pos = np.zeros(num_slabs), np.zeros(num_slabs)
     if num_slabs == 3:
         neg[1] = 1.0

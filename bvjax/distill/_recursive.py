@@ -3,8 +3,8 @@ r"""Anchored recursive meta-distillation and multi-teacher targets (probability-
 Flouro and Chadwick (arXiv 2601.13100) prove, for an abstract family of operators, that
 recursive distillation which mixes the base-teacher aggregate back in at every
 generation ("anchored") is a KL contraction with the aggregate as its unique fixed point.
-The paper is non-algorithmic; this module ships the concrete instance of bvjax's spec
-(marked [derived] there):
+The paper is non-algorithmic; this module ships a concrete instance that bvjax
+derives from it:
 
 * probability-domain temperature :math:`p^{(\tau)} \propto p^{1/\tau}`
   (`temperature_scale_probs`);

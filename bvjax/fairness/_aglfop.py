@@ -1,7 +1,7 @@
 """Hamman & Dutta's AGLFOP: the accuracy–global–local fairness optimality problem, as a convex program.
 
-Formulation followed (the official FairFL-PID code's, written here from its description
-in the spec, not copied): the data fix the joint P(s, z, y) of client s, sensitive group z
+Formulation followed (the official FairFL-PID code's, written here from its description,
+not copied): the data fix the joint P(s, z, y) of client s, sensitive group z
 and true label y; a (randomised) classifier is the table q(s, z, y, ŷ) with
 Σ_ŷ q(s, z, y, ŷ) = P(s, z, y). The free variables are t = q(s, z, y, ŷ = 1) in the box
 0 <= t <= P(s, z, y), and
@@ -15,7 +15,7 @@ accuracy–fairness Pareto frontier. This module solves it with a log-barrier in
 method (damped Newton steps on the 2·S·K box variables, a grid line search that keeps the
 iterate strictly feasible, the barrier weight halved per stage), inside `jax.jit` with
 fixed iteration counts. The reference code uses scipy's SLSQP from a random start; cvxpy
-(the spec's suggested oracle) is not a dependency, and the tests use SLSQP from several
+(a convex solver) is not a dependency, and the tests use SLSQP from several
 starts as the oracle instead.
 """
 

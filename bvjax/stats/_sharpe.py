@@ -84,7 +84,7 @@ def sharpe_ratio_at_k(true_values: jax.Array, estimated_values: jax.Array, basel
         >>> from bvjax.stats import sharpe_ratio_at_k
         >>> m = sharpe_ratio_at_k(jnp.array([1., 2., 3., 4., 5.]), jnp.array([1.5, 1., 3.5, 2., 4.8]),
         ...                       2.5)
-        >>> [round(float(v), 4) for v in m.sharpe_ratio[1:]]  # spec: 1.767767, 2.5, 1.46385, 1.581139
+        >>> [round(float(v), 4) for v in m.sharpe_ratio[1:]]  # 1.767767, 2.5, 1.46385, 1.581139 from the definition
         [1.7678, 2.5, 1.4639, 1.5811]
 
     References:

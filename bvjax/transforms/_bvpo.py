@@ -92,9 +92,9 @@ def bvpo_mix(alpha: float | str = 0.5, *, decay: float = 0.99, initial_alpha: fl
         Zhu et al, From Noisy Traces to Stable Gradients: Bias-Variance Optimized Preference
         Optimization for Aligning Large Reasoning Models, 2025 (arXiv 2510.05095).
 
-    Departures: by the reviews the spec cites, the paper trains with a fixed alpha = 0.5 (the
+    Departures: by the paper's reviews, it trains with a fixed alpha = 0.5 (the
     default here) and does not estimate it during training; the ``"optimal"`` mode is our
-    addition built on the spec's closed form (see `bvjax.preference.bvpo_optimal_alpha`).
+    addition built on our closed form (see `bvjax.preference.bvpo_optimal_alpha`).
     """
     if isinstance(alpha, str):
         _checks.one_of("alpha", alpha, ("optimal",))

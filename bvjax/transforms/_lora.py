@@ -29,8 +29,8 @@ def lora_init(key: jax.Array, params: Any, *, rank: int) -> Any:
         rank: static int r >= 1, the adapters' rank (at most ``min(n, m)`` is useful).
 
     Returns:
-        A pytree with the structure of ``params`` whose leaves are ``{"a": [n, r],
-        "b": [r, m]}`` for each matrix and ``None`` elsewhere.
+        A pytree with the structure of ``params`` whose leaves are
+        ``{"a": [n, r], "b": [r, m]}`` for each matrix and ``None`` elsewhere.
 
     Examples:
         >>> import jax, jax.numpy as jnp

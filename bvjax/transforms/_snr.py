@@ -90,7 +90,7 @@ def scale_by_snr(*, min_scale: float = 0.0, decay: float = 0.0) -> optax.Gradien
     Departures: only the paper's abstract and the opening of its introduction could be read
     here (arXiv HTML v2: an adaptive step "governed by the SNR of gradients"); the form :math:`\eta^* = \eta_{max}\,\mathrm{SNR}/(1+\mathrm{SNR})`
     with SNR :math:`=\|g\|^2/\mathrm{tr}\Sigma_{\bar g}` is the standard L-smooth derivation
-    the spec reconstructs, and the micro-batch estimators above are ours. The EMA option
+    (reconstructed), and the micro-batch estimators above are ours. The EMA option
     and ``min_scale`` are additions.
     """
     _checks.in_range("min_scale", min_scale, low=0.0, high=1.0)

@@ -23,8 +23,8 @@ blows tiny return differences up to ±1.
 For an accelerator, a longer and lower-noise run on a 2-D grid:
 ``--config.width=5 --config.height=3 --config.max_steps=30 --config.num_seeds=16 --config.num_steps=1500
 --config.batch_size=32 --config.meter_steps="(200, 500, 1500)" --config.meter_probes=128
---config.meter_rollouts=2048 --config.meter_draws=1024`` (not measured: no accelerator was lent to
-the session that wrote this).
+--config.meter_rollouts=2048 --config.meter_draws=1024`` (not measured: it has been run on
+2 CPU cores only).
 """
 
 import ml_collections

@@ -18,12 +18,12 @@ the cores; about 0.3 s per step for all 16 models). LLA runs through
 `local_linear_attention_chunked` (12 CG iterations, head dim 8) because a train step holding
 the exact path's batched ``jnp.linalg.solve`` beside the global fit's hung on XLA:CPU
 (``lla_impl="xla"`` selects the exact path; one mechanism at a time it runs). Larger config
-for an accelerator (not run; no device in this session): ``--config.num_steps=5000
+for an accelerator (not measured; run on 2 CPU cores only): ``--config.num_steps=5000
 --config.batch_size=64 --config.num_seeds=8 --config.seq_len=80 --config.x_dim=4
 --config.lla_impl=xla --config.eval_every=500``.
 
 What the paper claims (Zuo et al 2025, arXiv 2510.01450; abstract and reviews, the
-experiment section was not reachable; spec/lla.md section 4): LLA outperforms strong
+experiment section was not reachable): LLA outperforms strong
 baselines in test-time training and in-context learning; theory orders the integrated MSE
 as global linear >> softmax (local constant) >> local linear. No numbers were available.
 

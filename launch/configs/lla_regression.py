@@ -9,8 +9,7 @@ Runtime: about 20 s on 2 CPU cores (45 exact attention calls of 32 x 511 queries
 accelerator: not measured.
 
 What the paper claims (Zuo et al 2025, arXiv 2510.01450, abstract; the experiment
-section was not reachable, details from spec/lla.md section 4, tagged there as second
-hand): on a synthetic non-stationary piecewise-linear test-time regression stream, LLA
+section was not reachable; details are second hand, from reviews): on a synthetic non-stationary piecewise-linear test-time regression stream, LLA
 "effectively adapts to non-stationarity", beating softmax attention and the global
 linear (MesaNet) fit; reviewers report that MesaNet is better in the first segment and
 degrades later. No numbers were available to compare with.

@@ -5,8 +5,8 @@ Command:
     python -m launch.main --config=launch/configs/misalignment.py --workdir=workdir/misalignment
 
 Runtime: about 17 seconds on 2 CPU cores (22 s with ``--config.lora_rank=4``; 80 s when
-the cores are shared with other jobs); not measured on an accelerator (none lent to the
-session that wrote this; at this size the loop is dispatch-bound anyway).
+the cores are shared with other jobs); not measured on an accelerator (at this size the loop is dispatch-bound
+anyway).
 
 Setup: `safety_pairs` (4 benign + 4 harmful topics, 2-digit arithmetic answers); a causal
 MLP (embed 16, hidden 64); align = 1,500 SFT steps (Adam 3e-3) on a half-harmful mix;

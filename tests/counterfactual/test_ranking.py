@@ -45,7 +45,7 @@ def metrics64(rel, score, k, mask=None, theta=None, clip=0.01):
 
 
 def test_spec_check_values():
-    # Values from spec/stats.md section 6 ([V-run] of the definitions); sklearn's dcg_score is 1.5.
+    # Values from the definitions in float64; sklearn's dcg_score is 1.5.
     rel, score = jnp.array([1, 0, 1, 0, 0]), jnp.array([.9, .8, .7, .1, .2])
     np.testing.assert_allclose(dcg_at_k(rel, score, k=3), 1.6309297535714575, rtol=1e-6)
     np.testing.assert_allclose(dcg_at_k(rel, score, k=3, normalize=True), 0.8154648767857288, rtol=1e-6)

@@ -26,7 +26,7 @@ def _which_slab(v, bounds):
 
 
 def test_slab_geometry_matches_the_spec():
-    # Spec stats.md §12 [V-run], B = 1, gamma = 0.1.
+    # The official generator's values, B = 1, gamma = 0.1.
     b5 = slab_bounds(5)
     np.testing.assert_allclose(b5[2], [-0.12, 0.12])
     np.testing.assert_allclose(b5[3], [0.32, 0.56])
@@ -45,7 +45,7 @@ def test_slab_geometry_matches_the_spec():
         slab_bounds(7, margin=0.2)
 
 
-# Class-conditional slab frequencies [y=0 row, y=1 row] from the spec (¾/¼, ⅞/⅛, ½/½).
+# Class-conditional slab frequencies [y=0 row, y=1 row] of the official generator (¾/¼, ⅞/⅛, ½/½).
 EXPECTED = {
     3: [[0, 1, 0], [0.5, 0, 0.5]],
     5: [[0.125, 0, 0.75, 0, 0.125], [0, 0.5, 0, 0.5, 0]],

@@ -86,8 +86,8 @@ def test_pid_matches_bruteforce_grid(seed):
 
 
 def test_pid_spec_random_example():
-    # Spec stats.md §10 [V-run]: default_rng(0).dirichlet(ones(8)) gives Uni ~ 0, Red 0.015690,
-    # Syn 0.027992 (an exact 2-parameter minimisation confirmed by a 401² grid there).
+    # Computed with the reference definitions: default_rng(0).dirichlet(ones(8)) gives Uni ~ 0, Red 0.015690,
+    # Syn 0.027992 (an exact 2-parameter minimisation, confirmed by a 401² grid search).
     p = np.random.default_rng(0).dirichlet(np.ones(8)).reshape(2, 2, 2)
     with jax.enable_x64(True):
         r = pid_disparity(jnp.asarray(p))

@@ -68,7 +68,7 @@ def test_large_risk_aversion_is_min_variance_and_singular_cov():
 
 
 def test_ratios_match_numpy_and_spec_check():
-    # spec stats.md §11b [V-run]: r below, A = 252: Sharpe (r_f = 0) = 2.8117400934192296.
+    # float64 NumPy: r below, A = 252: Sharpe (r_f = 0) = 2.8117400934192296.
     r = np.array([0.01, -0.005, 0.007, 0.002, -0.01, 0.004])
     with jax.enable_x64(True):
         np.testing.assert_allclose(float(sharpe_ratio(jnp.asarray(r))), 2.8117400934192296, rtol=1e-12)

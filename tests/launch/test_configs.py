@@ -1,4 +1,4 @@
-"""Every launch config names a registered experiment and documents how to run it (STYLE rule 8)."""
+"""Every launch config names a registered experiment and documents how to run it."""
 
 import importlib
 import pathlib

@@ -49,7 +49,7 @@ def test_tasks_are_linear_or_piecewise_linear():
 
 
 def test_lla_with_huge_ridge_predicts_like_softmax():
-    # The model is shared; LLA with ridge -> infinity is softmax attention (spec/lla.md 1.4).
+    # The model is shared; LLA with ridge -> infinity is softmax attention (docs/notes/lla.md).
     config = _tiny()
     config.fixed_ridge = 1e6
     params = experiment.init_params(config, jax.random.key(0))

@@ -13,7 +13,7 @@ from bvjax import attention
 from pallas_kernels import flash_lla as fl
 
 SMALL = fl.BlockSizes(block_q=16, block_k=8, block_q_dkv=8, block_k_dkv=16)  # several tiles, unequal
-# Per-dtype tolerances (STYLE rule 11): float32 kernel vs float64 reference, bf16 vs float32.
+# Per-dtype tolerances: float32 kernel vs float64 reference, bf16 vs float32.
 TOL = {jnp.float32: {"rtol": 1e-5, "atol": 1e-5}, jnp.bfloat16: {"rtol": 2e-2, "atol": 2e-2}}
 GRAD_TOL = {jnp.float32: {"rtol": 1e-4, "atol": 1e-4}, jnp.bfloat16: {"rtol": 1e-1, "atol": 1e-1}}
 
@@ -165,7 +165,7 @@ def test_lowers_default_blocks_bf16_ragged_variants(platform, custom_call):
 
 
 def test_cost_estimate_matches_spec_example():
-    # spec/lla.md 6.5: n=4096, d=64, T=16 costs about 57 GFLOP per head forward, (10 + 6T) P d,
+    # docs/notes/lla.md: n=4096, d=64, T=16 costs about 57 GFLOP per head forward, (10 + 6T) P d,
     # and 5 n d bytes of bf16 (2.6 MB) plus 12 n bytes of float32 statistics.
     cost = fl.flash_lla_cost(1, 4096, 64, 64, cg_iters=16, itemsize=2)["forward"]
     pairs = 4096 * 4097 // 2

@@ -119,7 +119,7 @@ def test_mixed_loss_gradient_is_the_mixed_gradient():
 # ----- closed form -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("params", [
-    {},  # the spec's sim: alpha* small
+    {},  # a simulation where alpha* is small
     {"s_t": 1.0, "s_e": 1.0, "rho": 0.0, "bias_t": 0.0, "bias_e": 0.5},  # interior
     {"s_t": 0.3, "s_e": 0.3, "rho": 0.5, "bias_t": 0.0, "bias_e": 2.0},  # trace wins: alpha* = 1
 ])
@@ -221,7 +221,7 @@ def test_per_row_reference_and_default_reference():
     # reference=None uses the mean of the trace rows (b_t = 0 here, so it is consistent).
     est = bvpo_alpha_estimate(jnp.asarray(g_t, jnp.float32), jnp.asarray(g_e, jnp.float32))
     assert abs(float(est.alpha) - truth) < 0.02
-    # A per-row reference: the spec's multi-trace average (mean of R = 4 extra trace draws).
+    # A per-row reference: the multi-trace average (mean of R = 4 extra trace draws).
     extra = np.stack([model.draw_np(20000, seed=10 + r)[0] for r in range(4)]).mean(0)
     est_rows = bvpo_alpha_estimate(jnp.asarray(g_t, jnp.float32), jnp.asarray(g_e, jnp.float32),
                                    jnp.asarray(extra, jnp.float32))

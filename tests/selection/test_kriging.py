@@ -162,7 +162,7 @@ def _ei64(mu, sd, best, xi):
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_expected_improvement_closed_form(x64, jit):
-    # Spec check value [V-run]: mu = 1, sigma = 0.5, f* = 1.2, xi = 0.
+    # A check value of the closed form (scipy.stats.norm): mu = 1, sigma = 0.5, f* = 1.2, xi = 0.
     fn = jax.jit(expected_improvement) if jit else expected_improvement
     np.testing.assert_allclose(fn(jnp.array([1.0]), jnp.array([0.5]), 1.2), [0.11521941847372653], rtol=1e-12)
     rng = np.random.default_rng(5)
@@ -228,7 +228,7 @@ def test_knowledge_gradient_ties_and_zero_variance(x64):
 
 
 def test_test_functions(x64):
-    # Spec check values [V-run].
+    # Check values: Hartmann-3's known global minimum (-3.86278) and its value at the centre.
     np.testing.assert_allclose(hartmann3(jnp.array([0.114614, 0.555649, 0.852547])), -3.8627797869493365, rtol=1e-12)
     np.testing.assert_allclose(hartmann3(jnp.array([0.5, 0.5, 0.5])), -0.6280220150705937, rtol=1e-12)
     x = np.linspace(0, 1, 7)

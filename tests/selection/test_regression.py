@@ -34,7 +34,7 @@ def x64():
 
 
 def _spec_design():
-    # The spec's check design (stats.md §9): x2 = x1 + 0.5 eps, default_rng(0), n = 200.
+    # A check design: x2 = x1 + 0.5 eps, default_rng(0), n = 200.
     rng = np.random.default_rng(0)
     x1 = rng.normal(5, 1, 200)
     x2 = x1 + 0.5 * rng.normal(size=200)
@@ -53,7 +53,7 @@ def test_vif_matches_statsmodels_with_constant(x64, jit):
     fn = jax.jit(variance_inflation_factor, static_argnames="center") if jit else variance_inflation_factor
     got = fn(jnp.asarray(x))
     np.testing.assert_allclose(got, _sm_vif_const(x), rtol=1e-6)
-    np.testing.assert_allclose(got, [4.292623, 4.306148, 1.007433], atol=1e-6)  # spec [V-run]
+    np.testing.assert_allclose(got, [4.292623, 4.306148, 1.007433], atol=1e-6)  # statsmodels' values
     np.testing.assert_allclose(got, np.diag(np.linalg.inv(np.corrcoef(x.T))), rtol=1e-9)
 
 
@@ -132,7 +132,7 @@ def _iris():
 @pytest.mark.parametrize("jit", [False, True])
 def test_lasso_matches_sklearn_saga_on_iris(x64, jit):
     x, y = _iris()
-    lam = 1.0 / (0.5 * 150)  # the spec's C = 0.5
+    lam = 1.0 / (0.5 * 150)  # scikit-learn's C = 0.5
     fn = jax.jit(multinomial_lasso_fit, static_argnames=("num_classes", "num_iters", "standardize")) if jit \
         else multinomial_lasso_fit
     fit = fn(jnp.asarray(x), jnp.asarray(y), num_classes=3, lam=lam, num_iters=20_000, standardize=False)
@@ -145,7 +145,7 @@ def test_lasso_matches_sklearn_saga_on_iris(x64, jit):
     np.testing.assert_allclose(fit.coef, sk.coef_, atol=1e-6)
     np.testing.assert_allclose(fit.intercept, sk.intercept_, atol=1e-6)
     assert float(fit.step_norm) < 1e-8
-    np.testing.assert_allclose(fit.coef[1], 0.0)  # the spec's [V-run] pattern: class 1 all zero
+    np.testing.assert_allclose(fit.coef[1], 0.0)  # scikit-learn's pattern: class 1 all zero
 
 
 def test_lasso_standardize_and_mask(x64):

@@ -18,7 +18,7 @@ def _np_bounds(mos_var, vote_var, n):
 
 
 def test_mos_bounds_spec_values(x64):
-    # spec/stats.md section 3, computed there with the NTIA reference formulas.
+    # Computed with the NTIA reference code's formulas (mos_agreement.bounds).
     got = stats.mos_bounds(jnp.array(0.8), 0.9, 24)
     np.testing.assert_allclose(got, [0.19364916731037085, 0.9762812094883317], rtol=1e-12)
     avg = stats.binovotes_avg_vote_var(jnp.array(3.2), 0.8, 24)

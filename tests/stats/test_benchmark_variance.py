@@ -95,7 +95,7 @@ def test_kendall_tau_matches_scipy(variant, seed, n, levels, x64):
 
 
 def test_kendall_tau_spec_values(x64):
-    # spec/stats.md section 2 [V-run of scipy]: tau_b, its p-value, and tau_c.
+    # scipy.stats.kendalltau's values: tau_b, its p-value, and tau_c.
     x, y = jnp.arange(5), jnp.array([1, 3, 2, 4, 4])
     tau, p = stats.kendall_tau(x, y)
     np.testing.assert_allclose([tau, p], [0.7378647873726218, 0.07697417298126674], rtol=1e-12)

@@ -35,7 +35,7 @@ def test_bootstrap_ci_matches_mlxtend(seed, rounds, ci, x64):
 
 
 def test_bootstrap_ci_spec_value(x64):
-    # spec/stats.md section 1.2, produced there by mlxtend.
+    # Produced by mlxtend.
     x = jnp.asarray(np.random.RandomState(123).normal(loc=5, size=100))
     got = stats.bootstrap_ci(x, jnp.asarray(_mlxtend_stream(123, 100, 1000)))
     np.testing.assert_allclose([got.original, got.standard_error, *got.ci],

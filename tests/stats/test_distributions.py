@@ -61,7 +61,7 @@ def test_binom_cdf_matches_scipy(x64):
 
 
 def test_spec_check_values(x64):
-    # Values from spec/stats.md section 0, produced there by scipy/mlxtend.
+    # Values produced by scipy and mlxtend.
     assert abs(float(stats.chi2_sf(jnp.asarray(2.025), 1)) - 0.154728923485) < 1e-12
     assert abs(float(2 * stats.t_sf(jnp.asarray(0.9428090415820634), 5)) - 0.389067600700) < 1e-12
     assert abs(float(stats.f_sf(jnp.asarray(0.911111), 10, 5)) - 0.580893365939) < 1e-6

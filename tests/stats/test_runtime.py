@@ -93,7 +93,7 @@ def test_fit_vmaps_over_models_and_handles_degenerate_rows(x64):
     np.testing.assert_allclose(flat.prompt_times, [2.0, 0.0])
 
 
-# HELM 0.5.16 davinci tables as spec/stats.md section 4 quotes them: F at the profiled
+# HELM 0.5.16 davinci tables: F at the profiled
 # sizes 1, 128, 512 and 1920 (implied by its four [V-run] check values), g = 0.081; the
 # denoised table has g = 0.03 and overhead 0.183.
 _KEYS = np.array([1.0, 128.0, 512.0, 1920.0])

@@ -1,7 +1,7 @@
-"""SharpeRatio@k against a float64 NumPy loop of scope-rl's top-k computation and the spec's values.
+"""SharpeRatio@k against a float64 NumPy loop of scope-rl's top-k computation and hand-computed values.
 
 scope-rl itself needs torch, d3rlpy and gym, which are not installed; the loop below follows
-what its ``OffPolicySelection`` code computes (spec/stats.md section 5): rank by
+what its ``OffPolicySelection`` code computes (read from scope-rl): rank by
 ``np.argsort(estimate)[::-1]``, per-k NumPy statistics with ``std(ddof=1)``, numerator clipped
 at 0, optional clipping of rows k >= 2.
 """
@@ -49,7 +49,7 @@ def _check(got, expected):
 
 
 def test_spec_values(x64):
-    # spec/stats.md section 5 ([V-run] of scope-rl's semantics).
+    # Values from running scope-rl's semantics in float64 NumPy.
     true, est = jnp.array([1., 2., 3., 4., 5.]), jnp.array([1.5, 1.0, 3.5, 2.0, 4.8])
     code = stats.sharpe_ratio_at_k(true, est, 2.5)
     np.testing.assert_array_equal(code.k_th, [5, 3, 4, 1, 2])

@@ -39,7 +39,7 @@ def _predictions(seed, n=60, m=3, classes=3):
     return y, preds
 
 
-# Tables from spec/stats.md section 1.5 plus random ones; mlxtend computes the reference.
+# Worked tables plus random ones; mlxtend computes the reference.
 TABLES = [[[9945, 25], [15, 15]], [[9959, 11], [1, 29]], [[4, 2], [1, 3]], [[10, 7], [7, 3]],
           [[0, 1], [0, 0]], [[3, 40], [2, 9]], [[1, 150], [160, 2]]]
 
@@ -60,7 +60,7 @@ def test_mcnemar_matches_mlxtend(x64):
 
 
 def test_mcnemar_spec_values(x64):
-    # Numbers from spec/stats.md section 1.5 (mlxtend and statsmodels agree on them).
+    # Numbers from mlxtend (statsmodels agrees on them).
     assert abs(float(stats.mcnemar(jnp.array([[9945, 25], [15, 15]])).pvalue) - 0.15472892348537437) < 1e-12
     assert abs(float(stats.mcnemar(jnp.array([[9959, 11], [1, 29]]), exact=True).pvalue) - 0.00634765625) < 1e-12
 
@@ -103,7 +103,7 @@ def test_mcnemar_tables_match_mlxtend():
 
 
 def test_mcnemar_table_spec_example():
-    # spec/stats.md section 1.5: mlxtend's code (not its docstring) gives [[4, 2], [1, 3]].
+    # mlxtend's code (not its docstring) gives [[4, 2], [1, 3]].
     y = jnp.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     table = stats.mcnemar_table(y, jnp.array([0, 1, 0, 0, 0, 1, 1, 0, 0, 0]), jnp.array([0, 0, 1, 1, 0, 1, 1, 0, 0, 0]))
     assert table.tolist() == [[4, 2], [1, 3]]
@@ -126,7 +126,7 @@ def test_ftest_paper_degrees_of_freedom(x64):
 
 
 def test_spec_three_model_values(x64):
-    # spec/stats.md sections 1.6-1.7 (mlxtend and statsmodels agree on Q).
+    # mlxtend and statsmodels agree on Q.
     y = jnp.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     preds = [jnp.array(v) for v in ([0, 1, 0, 0, 0, 1, 1, 0, 0, 0], [0, 0, 1, 1, 0, 1, 1, 0, 0, 0],
                                     [0, 1, 1, 1, 0, 1, 0, 0, 0, 0])]
@@ -200,7 +200,7 @@ def test_5x2cv_tests_match_reference(seed, x64):
 
 
 def test_5x2cv_spec_values(x64):
-    # spec/stats.md section 1.8, the pure-formula check.
+    # The pure-formula check (Dietterich's 5x2cv t statistic by hand).
     p = jnp.array([[.02, -.01], [.03, 0], [.01, .02], [-.01, .04], [.02, .01]])
     t, pt = stats.ttest_5x2cv(p)
     f, pf = stats.ftest_5x2cv(p)

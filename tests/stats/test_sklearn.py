@@ -41,7 +41,7 @@ def test_5x2cv_wrappers_match_mlxtend(ours, theirs, iris, x64):
 
 
 def test_5x2cv_spec_end_to_end(iris, x64):
-    # spec/stats.md section 1.8 (mlxtend, scikit-learn 1.9.1): LR vs depth-1 tree on iris, seed 1.
+    # mlxtend with scikit-learn 1.9.1: LR vs depth-1 tree on iris, seed 1.
     X, y = iris
     lr, tree = LogisticRegression(random_state=1, max_iter=1000), DecisionTreeClassifier(max_depth=1, random_state=1)
     t, p = stats.paired_ttest_5x2cv(lr, tree, X, y, random_seed=1)
@@ -75,7 +75,7 @@ def test_bootstrap_point632_matches_mlxtend_unguarded(method, iris, x64):
 
 
 def test_bootstrap_point632_spec_means(iris, x64):
-    # spec/stats.md section 1.3: depth-2 tree, 50 rounds, seed 1 (mlxtend, and the safeguarded
+    # Depth-2 tree, 50 rounds, seed 1 (mlxtend, and the safeguarded
     # figure re-derived there from the per-round triples).
     X, y = iris
     tree = DecisionTreeClassifier(max_depth=2, random_state=0)
