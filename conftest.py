@@ -16,10 +16,10 @@ os.environ.setdefault("BVJAX_PALLAS_INTERPRET", "1")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "bvjax-jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
-import gc  # noqa: E402
+import gc
 
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 # Hypothesis profiles. `make test` (and CI) use "suite": derandomized, so every run draws the same
 # examples (a submission is never refused by a new random draw), no example database (a clean clone
@@ -64,9 +64,9 @@ def _release_compiled_programs():
 # it; jax releases before those became public attributes (the 0.7 series, setup.cfg's floor,
 # run by `make test-min`) have the same manager as `jax.experimental.enable_x64`, and load
 # `jax.export` only when it is imported.
-import jax  # noqa: E402
-import jax.experimental  # noqa: E402
-import jax.export  # noqa: E402
+import jax
+import jax.experimental
+import jax.export
 
 if not hasattr(jax, "enable_x64"):
     jax.enable_x64 = jax.experimental.enable_x64
