@@ -83,7 +83,7 @@ def local_linear_attention(
     64, D = 4; ridge 10 to 1e-8): those rows within 1.3e-6; rows with more keys within
     2e-5 at ridge >= 1e-2 (N = 64: within 1e-5 down to ridge 1e-8), but rows with only a
     few more keys than D are ill-conditioned in float32, up to 1e-3 at ridge 1e-4 and
-    1e-2 at ridge 1e-8 (where |o| reached 33). The CG paths (``"pallas"``,
+    1e-2 at ridge 1e-8 (where :math:`|o|` reached 33). The CG paths (``"pallas"``,
     `local_linear_attention_chunked`) add their convergence error (1.6e-2 at ridge
     1e-8). For small ridges pass float64 inputs (computed in float64) or keep ridge >= 1e-2.
 
