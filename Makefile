@@ -69,12 +69,18 @@ wheel: setup
 docs: setup
 	$(PYTHON) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
-# The dependency floors of setup.cfg (pinned in constraints-min.txt) in their own
-# environment, .venv-min, and a fast subset of the suite against them.
-MIN_TESTS ?= tests/test_public_api.py tests/test_checks.py tests/diagnostics tests/rl tests/preference tests/attention/test_lla.py tests/stats/test_significance.py
+# The dependency floors of setup.cfg (pinned in constraints-min.txt, the launch extra's
+# included) in their own environment, .venv-min, and a fast subset of the suite against them:
+# the argument checks, the core of rl (advantages, aggregation, KL, policy losses), preference
+# (DPO), attention (local linear attention), diagnostics (the bias-variance meter), stats
+# (significance tests) and the launch configs. About 4 minutes of tests on 2 CPU cores.
+MIN_TESTS ?= tests/test_checks.py tests/rl/test_advantages.py tests/rl/test_aggregate.py \
+	tests/rl/test_kl.py tests/rl/test_policy_loss.py tests/preference/test_dpo.py \
+	tests/attention/test_lla.py tests/diagnostics/test_bias_variance.py \
+	tests/stats/test_significance.py tests/launch/test_configs.py
 test-min:
 	test -x .venv-min/bin/python || python3 -m venv .venv-min
-	.venv-min/bin/python -m pip install --quiet -c constraints-min.txt -e . pytest pytest-timeout hypothesis scipy mlxtend statsmodels
+	.venv-min/bin/python -m pip install --quiet -c constraints-min.txt -e '.[launch]' pytest pytest-timeout hypothesis scipy mlxtend statsmodels
 	JAX_PLATFORMS=cpu .venv-min/bin/python -m pytest -p no:xdist -q $(MIN_TESTS)
 
 bench: setup
