@@ -1,6 +1,6 @@
 r"""The leaderboard: bias², variance and MSE of every estimator family against a known truth.
 
-    python -m launch.leaderboard --output_dir=workdir/leaderboard      # 6-7.5 min on 2 shared CPU cores
+    python -m launch.leaderboard --output_dir=workdir/leaderboard      # ~6 min on 2 shared CPU cores
     python -m launch.leaderboard --output_dir=/tmp/lb --families=mi_bounds,covariance --num_draws=512
 
 Runs `bvjax.diagnostics.bias_variance` (the meter) on each estimator of each family, on a
@@ -45,8 +45,9 @@ Families (problem, truth):
   the policy gradient: an error that depends on the history but not on the action (a
   mismatched baseline) counts as bias² yet leaves the expected gradient nearly unchanged.
 
-Runtime: the default (2,000 draws) takes about 7-10 minutes on 2 CPU cores shared with
-other jobs, mostly compilation; the measured table and its runtime are in docs/leaderboard.md.
+Runtime: the default (2,000 draws, all 7 families) took 5.6 minutes on 2 CPU cores shared
+with other jobs (load average ~6), mostly compilation (earlier, with 6 families and load
+average ~15, 5.7 and 7.4 minutes); the table is in docs/leaderboard.md.
 """
 
 from __future__ import annotations
