@@ -1,6 +1,6 @@
 r"""The leaderboard: bias², variance and MSE of every estimator family against a known truth.
 
-    python -m launch.leaderboard --output_dir=workdir/leaderboard      # 6-7.5 min on 2 shared CPU cores
+    python -m launch.leaderboard --output_dir=workdir/leaderboard      # ~6 min on 2 shared CPU cores
     python -m launch.leaderboard --output_dir=/tmp/lb --families=mi_bounds,covariance --num_draws=512
 
 Runs `bvjax.diagnostics.bias_variance` (the meter) on each estimator of each family, on a
@@ -31,9 +31,23 @@ Families (problem, truth):
 - ``ci_coverage``: whether a 95% interval for the mean of n = 20 Exponential(1) draws
   covers 1: normal (Wald) vs percentile bootstrap (500 resamples); truth 0.95, so bias²
   is the squared coverage error and the mean column is the coverage.
+- ``step_advantages``: a key-and-door corridor (`bvjax.envs`, 5 cells, key in cell 0, door in
+  cell 4, start in cell 2, 12 steps, γ = 0.95) whose observation is the cell only (the key
+  flag is hidden), under a fixed policy of the observation (up 0.1, right 0.45, down 0.1,
+  left 0.35). One estimate: for each of 6 probe (history, action) pairs, a group of G = 8
+  trajectories of the task, the first one the probe's forced action prefix plus a sampled
+  continuation; each estimator's advantage at the probe step, against the exact advantage
+  Q(s_t, a_t) − Σ_a π(a) Q(s_t, a) of the true state (cell and key flag) by backward
+  induction. Estimators, all in return units (``mean_norm``): GRPO's episode-level
+  group-mean advantage, GiGPO's step part (groups by the current cell) and GiGPO's episode
+  + step sum (ω = 1), and HGPO with K = 2 history levels, α = 1, with the recipe's
+  (k + 2)^α and the paper's (k + 1)^α level weights. Bias here is of the advantage, not of
+  the policy gradient: an error that depends on the history but not on the action (a
+  mismatched baseline) counts as bias² yet leaves the expected gradient nearly unchanged.
 
-Runtime: the default (2,000 draws) took 5.7 and 7.4 minutes on 2 CPU cores shared with
-other jobs (load average ~15), mostly compilation; the table is in the README.
+Runtime: the default (2,000 draws, all 7 families) took 5.6 minutes on 2 CPU cores shared
+with other jobs (load average ~6), mostly compilation (earlier, with 6 families and load
+average ~15, 5.7 and 7.4 minutes); the table is in docs/leaderboard.md.
 """
 
 from __future__ import annotations
@@ -53,15 +67,24 @@ from absl import app, flags
 from bvjax.counterfactual import dcg_at_k, snips_dcg_at_k
 from bvjax.diagnostics import bias_variance
 from bvjax.distill import infonce_bound, mi_alpha_bound, nwj_bound
+from bvjax.envs import key_door_reset, key_door_step
 from bvjax.finance import ledoit_wolf_covariance, pca_factor_covariance, sample_covariance
-from bvjax.rl import group_advantages, optimal_baseline_advantages, rloo_advantages, v05_baseline
+from bvjax.rl import (
+    gigpo_advantages,
+    group_advantages,
+    hgpo_advantages,
+    optimal_baseline_advantages,
+    rloo_advantages,
+    v05_baseline,
+)
 from bvjax.stats import bootstrap_ci, bootstrap_indices, normal_score_ci
 from launch._timing import median_time
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-FAMILIES = ("pg_baselines", "preference", "off_policy", "mi_bounds", "covariance", "ci_coverage")
+FAMILIES = ("pg_baselines", "preference", "off_policy", "mi_bounds", "covariance", "ci_coverage",
+            "step_advantages")
 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "workdir/leaderboard", "Where leaderboard.md and .png go.")
 _FAMILIES = flags.DEFINE_list("families", list(FAMILIES), f"Which families to run, of {FAMILIES}.")
@@ -74,6 +97,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the meter's keys.")
 PAPERS = {
     "REINFORCE": ("Williams 1992", "https://doi.org/10.1007/BF00992696"),
     "GRPO": ("Shao et al 2024", "https://arxiv.org/abs/2402.03300"),
+    "GiGPO": ("Feng et al 2025", "https://arxiv.org/abs/2505.10978"),
+    "HGPO": ("He et al 2026", "https://arxiv.org/abs/2602.22817"),
     "RLOO": ("Kool et al 2019", "https://openreview.net/forum?id=r1lgTGL5DE"),
     "V0.5": ("Zhang et al 2026", "https://arxiv.org/abs/2603.10848"),
     "OBLR": ("Huang et al 2025", "https://arxiv.org/abs/2511.23310"),
@@ -239,8 +264,113 @@ def ci_coverage(small: bool) -> list[Entry]:
             Entry("ci_coverage", f"percentile bootstrap, B = {resamples}", "bootstrap", bootstrap, truth)]
 
 
+# The step_advantages family: a key-and-door corridor (key in cell 0, door in the last cell, start
+# in the middle) whose observation is the cell only, and a fixed policy that sees the observation only.
+_KD_POLICY = np.array([0.1, 0.45, 0.1, 0.35])  # up, right, down, left (up/down stay put in a corridor)
+_KD_GAMMA = 0.95
+# Probes: forced action prefixes; the last action is the probe (history, action) pair.
+_KD_PROBES = ((3,), (1,), (1, 3), (3, 3, 1), (3, 3, 1, 1), (3, 3, 1, 1, 1))
+
+
+def key_door_q_values(*, width: int, max_steps: int, policy=_KD_POLICY, gamma: float = _KD_GAMMA):
+    """Exact Q[t, cell, has_key, a] of a policy that ignores the hidden key flag (backward induction).
+
+    Follows `bvjax.envs.key_door_step` on a 1-row corridor (key cell 0, door cell width − 1):
+    moves are clipped at the ends, the door is a wall without the key, entering it with the key
+    pays 1 and ends the episode; the time limit ends it with 0. Q sums γ^k r_{t+k}.
+    """
+    door, moves = width - 1, (0, 1, 0, -1)
+    value = np.zeros((width, 2))  # V_{t+1}, zero after the last step
+    q = np.zeros((max_steps, width, 2, 4))
+    for t in reversed(range(max_steps)):
+        for cell in range(width):
+            for key in (0, 1):
+                for a, move in enumerate(moves):
+                    target = min(max(cell + move, 0), width - 1)
+                    if target == door and not key:
+                        target = cell
+                    new_key = int(key or target == 0)
+                    success = target == door and new_key
+                    q[t, cell, key, a] = 1.0 if success else gamma * value[target, new_key]
+        value = q[t] @ policy
+    return q
+
+
+def _kd_probe_truth(q, start, policy=_KD_POLICY):
+    """[P] true advantages Q(s_t, a_t) − Σ_a π(a) Q(s_t, a) at the probes (s_t: cell and key flag)."""
+    width = q.shape[1]
+    truth = []
+    for prefix in _KD_PROBES:
+        cell, key = start, 0
+        for a in prefix[:-1]:
+            target = min(max(cell + (0, 1, 0, -1)[a], 0), width - 1)
+            cell = cell if (target == width - 1 and not key) else target
+            key = int(key or cell == 0)
+        t = len(prefix) - 1
+        truth.append(q[t, cell, key, prefix[-1]] - q[t, cell, key] @ policy)
+    return np.asarray(truth, np.float32)
+
+
+def step_advantages(small: bool) -> list[Entry]:
+    width, max_steps, group, depth = (5, 8, 4, 2) if small else (5, 12, 8, 2)
+    start = width // 2
+    q = key_door_q_values(width=width, max_steps=max_steps)
+    truth = jnp.asarray(_kd_probe_truth(q, start))
+    num_forced = jnp.asarray([len(p) for p in _KD_PROBES], jnp.int32)
+    forced = jnp.asarray([p + (0,) * (max_steps - len(p)) for p in _KD_PROBES], jnp.int32)
+    logits = jnp.log(jnp.asarray(_KD_POLICY, jnp.float32))
+    t_idx = np.arange(max_steps)
+    discount = jnp.asarray(np.where(t_idx[None] >= t_idx[:, None],
+                                    _KD_GAMMA ** np.maximum(t_idx[None] - t_idx[:, None], 0), 0.0), jnp.float32)
+
+    def rollout(key, forced_row, n_forced):
+        state, obs = key_door_reset(key, width=width, max_steps=max_steps, start_cell=start)
+
+        def body(carry, t):
+            state, obs = carry
+            sampled = jax.random.categorical(jax.random.fold_in(key, t), logits)
+            action = jnp.where(t < n_forced, forced_row[t], sampled)
+            new_state, new_obs, reward, _ = key_door_step(state, action)
+            return (new_state, new_obs), (obs, reward, ~state.done)
+
+        _, (obs, reward, valid) = jax.lax.scan(body, (state, obs), jnp.arange(max_steps))
+        return obs, reward, valid
+
+    def make(advantage):
+        def one_probe(key, forced_row, n_forced):
+            # Row 0 is the probe's trajectory (forced prefix, sampled continuation); rows 1.. are free.
+            n = jnp.zeros((group,), jnp.int32).at[0].set(n_forced)
+            obs, reward, valid = jax.vmap(rollout, (0, None, 0))(jax.random.split(key, group), forced_row, n)
+            adv = advantage(obs, reward @ discount.T, valid, jnp.zeros((group,), jnp.int32), jnp.sum(reward, 1))
+            return adv[0, n_forced - 1]
+
+        def estimate(key):
+            return jax.vmap(one_probe)(jax.random.split(key, len(_KD_PROBES)), forced, num_forced)
+        return estimate
+
+    def grpo(obs, step_returns, valid, task, episode):
+        return jnp.where(valid, group_advantages(episode[None], normalize=False, singleton="zero")[0][:, None], 0.0)
+
+    def gigpo_step(obs, step_returns, valid, task, episode):  # a zero episode part: the step part alone
+        return gigpo_advantages(obs, step_returns, valid, task, jnp.zeros_like(episode))
+
+    def gigpo(obs, step_returns, valid, task, episode):
+        return gigpo_advantages(obs, step_returns, valid, task, episode)
+
+    def hgpo(offset):
+        return lambda obs, step_returns, valid, task, episode: hgpo_advantages(
+            obs, step_returns, valid, task, history_length=depth, level_offset=offset, mode="mean_norm")
+
+    return [Entry("step_advantages", "GRPO episode-level (mean-centred)", "GRPO", make(grpo), truth),
+            Entry("step_advantages", "GiGPO step part (anchor = cell)", "GiGPO", make(gigpo_step), truth),
+            Entry("step_advantages", "GiGPO episode + step (ω = 1)", "GiGPO", make(gigpo), truth),
+            Entry("step_advantages", f"HGPO K = {depth}, (k + 2)^α (recipe)", "HGPO", make(hgpo(1)), truth),
+            Entry("step_advantages", f"HGPO K = {depth}, (k + 1)^α (paper)", "HGPO", make(hgpo(0)), truth)]
+
+
 BUILDERS = {"pg_baselines": pg_baselines, "preference": preference, "off_policy": off_policy,
-            "mi_bounds": mi_bounds, "covariance": covariance, "ci_coverage": ci_coverage}
+            "mi_bounds": mi_bounds, "covariance": covariance, "ci_coverage": ci_coverage,
+            "step_advantages": step_advantages}
 
 _meter = jax.jit(bias_variance, static_argnames=("estimator", "num_draws"))
 
