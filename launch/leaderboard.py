@@ -202,19 +202,11 @@ def off_policy(small: bool) -> list[Entry]:
                   lambda key: jnp.mean(dcg_at_k(clicks(key), ranked(), k=k, normalize=True)), truth)]
 
 
-def _gaussian_scores(key, batch, dim, rho):
-    """[K, K] optimal-critic scores log p(y_i | x_j) / p(y_i), positives on the diagonal."""
-    kx, ke = jax.random.split(key)
-    x = jax.random.normal(kx, (batch, dim))
-    y = rho * x + math.sqrt(1.0 - rho**2) * jax.random.normal(ke, (batch, dim))
-    var = 1.0 - rho**2
-    d2 = jnp.sum((y[:, None, :] - rho * x[None, :, :]) ** 2, axis=-1)
-    return -0.5 * d2 / var - 0.5 * dim * math.log(var) + 0.5 * jnp.sum(y**2, axis=-1)[:, None]
-
-
 def mi_bounds(small: bool) -> list[Entry]:
+    from launch.experiments import mi_alpha
+
     batch, dim, rho = (16, 2, 0.8) if small else (64, 4, 0.8)
-    truth = jnp.asarray(-0.5 * dim * math.log(1.0 - rho**2))
+    truth = jnp.asarray(mi_alpha.true_mi(dim, rho))
     # NWJ is tight at the critic 1 + log p(y|x)/p(y); the others at log p(y|x)/p(y) (any shift).
     bounds = {"NWJ": lambda s: nwj_bound(s + 1.0), "InfoNCE": infonce_bound,
               "MI-α": lambda s: mi_alpha_bound(s, alpha=0.5)}
@@ -223,7 +215,9 @@ def mi_bounds(small: bool) -> list[Entry]:
 
 
 def _mi_estimator(bound, batch, dim, rho):
-    return lambda key: bound(_gaussian_scores(key, batch, dim, rho))
+    from launch.experiments import mi_alpha  # the MI experiment's optimal-critic scores
+
+    return lambda key: bound(mi_alpha.gaussian_scores(key, batch, dim, rho))
 
 
 def covariance(small: bool) -> list[Entry]:

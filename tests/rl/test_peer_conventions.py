@@ -10,18 +10,12 @@ import numpy as np
 import pytest
 
 from bvjax.rl import aggregate_loss, cispo_loss, gspo_loss
-
-B, T = 4, 5
+from tests.rl.test_policy_loss import B, T
+from tests.rl.test_policy_loss import _data as _policy_data
 
 
 def _data(seed, spread=0.3):
-    rng = np.random.default_rng(seed)
-    lp = np.log(rng.uniform(0.05, 0.95, (B, T)))
-    old = lp + rng.normal(0.0, spread, (B, T))
-    adv = rng.normal(size=B)
-    mask = rng.random((B, T)) < 0.8
-    mask[:, 0] = True
-    return lp, old, adv, mask
+    return _policy_data(seed, spread)
 
 
 def verl_gspo(lp, old, adv, mask, lo, hi):
