@@ -8,7 +8,6 @@ import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("BVJAX_PALLAS_INTERPRET", "1")
 # A persistent compilation cache shared by the xdist workers and the subprocesses the
 # launch tests start: identical programs (the same config trained twice, a resumed run)
 # compile once per machine. Keys include the program and the devices, so a change in the

@@ -61,6 +61,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
+from bvjax import _numerics
 from pallas_kernels import _common
 
 __all__ = [
@@ -76,7 +77,7 @@ __all__ = [
 ]
 
 RIDGE_GRADS = ("full", "stop")
-_NEG = -0.7 * float(jnp.finfo(jnp.float32).max)  # finite mask value (jax's attention kernels use it)
+_NEG = _numerics.NEG
 _CLIP = 1e30  # scores are clipped to +-_CLIP so s - m never overflows
 _F32 = jnp.float32
 
@@ -426,10 +427,10 @@ def _forward(cfg: _Config, q, k, v, lam):
     bs = cfg.block_sizes
     bh, n, d = q.shape
     e = v.shape[2]
-    np_ = _common.round_up(n, max(bs.block_q, bs.block_k, bs.block_q_dkv, bs.block_k_dkv))
+    np_ = _numerics.round_up(n, max(bs.block_q, bs.block_k, bs.block_q_dkv, bs.block_k_dkv))
     dp, ep = d, e
     if cfg.platform == "gpu":
-        dp, ep = max(16, _common.next_pow2(d)), max(16, _common.next_pow2(e))
+        dp, ep = max(16, _numerics.next_pow2(d)), max(16, _numerics.next_pow2(e))
     qp, kp, vp = _pad(q, np_, dp), _pad(k, np_, dp), _pad(v, np_, ep)
     lp = jnp.pad(lam.astype(_F32), ((0, 0), (0, np_ - n)), constant_values=1.0)[..., None]
     bq = bs.block_q
@@ -554,7 +555,7 @@ def flash_lla(q: jax.Array, k: jax.Array, v: jax.Array, ridge: jax.Array, *, sca
             which a row freezes.
         precondition: Jacobi-preconditioned CG.
         block_sizes: a `BlockSizes`; ``N`` need not be a multiple (it is padded).
-        interpret: default `_common.interpret_mode()` when lowering for the backend.
+        interpret: force interpret mode; default: interpret exactly when lowering for the CPU.
         platform: lowering platform ("tpu", "gpu"/"cuda", "cpu"); default the backend's.
 
     Returns:
@@ -572,8 +573,8 @@ def flash_lla(q: jax.Array, k: jax.Array, v: jax.Array, ridge: jax.Array, *, sca
     cfg = _Config(scale=scale, causal=bool(causal), ridge_grad=ridge_grad, delta_eps=float(delta_eps),
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition), block_sizes=bs,
                   interpret=bool(interpret), platform=platform)
-    reached = _common.attention_nonfinite(q, k, v, causal=cfg.causal)
-    q, k, v = (_common.finite_or_zero(x) for x in (q, k, v))
+    reached = _numerics.attention_nonfinite(q, k, v, causal=cfg.causal)
+    q, k, v = (_numerics.finite_or_zero(x) for x in (q, k, v))
     o = _make(cfg)(q, k, v, ridge)
     o = _with_few_key_rows(o, q, k, v, ridge, scale=cfg.scale, causal=cfg.causal, ridge_grad=ridge_grad)
     return jnp.where(reached, jnp.nan, o).astype(o.dtype)
@@ -646,8 +647,8 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     if ridge_grad not in RIDGE_GRADS:
         raise ValueError(f"ridge_grad: expected one of {RIDGE_GRADS}, got {ridge_grad!r}")
     dtype = jnp.promote_types(q.dtype, _F32)
-    reached = _common.attention_nonfinite(q, k, v, causal=causal)
-    q, k, v = (_common.finite_or_zero(x) for x in (q, k, v))
+    reached = _numerics.attention_nonfinite(q, k, v, causal=causal)
+    q, k, v = (_numerics.finite_or_zero(x) for x in (q, k, v))
     q, k, v, lam = (x.astype(dtype) for x in (q, k, v, ridge))
     n, d = q.shape[1], q.shape[2]
     scale = 1.0 / math.sqrt(d) if scale is None else scale

@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import pallas as pl
 
+from bvjax import _dispatch, _numerics
 from pallas_kernels import _common
 
 __all__ = [
@@ -74,8 +75,8 @@ MAX_PAIRWISE_ROWS = 32768
 
 
 def pick_level_implementation(implementation: str | None, rows: int) -> str:
-    """`_common.resolve_implementation`, except that None picks XLA above `MAX_PAIRWISE_ROWS`."""
-    impl = _common.resolve_implementation(implementation)
+    """`bvjax._dispatch.resolve_implementation`, except that None picks XLA above `MAX_PAIRWISE_ROWS`."""
+    impl = _dispatch.resolve_implementation(implementation)
     if implementation is None and rows > MAX_PAIRWISE_ROWS:
         return "xla"
     return impl
@@ -139,7 +140,7 @@ def dense_group_stats(values: jax.Array, valid: jax.Array, *, block_sizes: Block
         values: [P, G] float.
         valid: [P, G] bool.
         block_sizes: a `BlockSizes`, default `BlockSizes.get_default()`.
-        interpret: run in interpret mode; default `_common.interpret_mode()`.
+        interpret: force interpret mode; default: interpret exactly when lowering for the CPU.
         platform: lowering platform ("tpu", "gpu"/"cuda", "cpu"); default the backend's.
 
     Returns:
@@ -153,9 +154,9 @@ def dense_group_stats(values: jax.Array, valid: jax.Array, *, block_sizes: Block
     interpret, platform = _common.resolve_interpret(interpret, platform)
     p, g = values.shape
     bp = bs.block_prompts
-    pp, gp = _common.round_up(max(p, 1), bp), _common.next_pow2(max(g, 1))
+    pp, gp = _numerics.round_up(max(p, 1), bp), _numerics.next_pow2(max(g, 1))
     if platform == "tpu":
-        gp = _common.round_up(gp, 128)
+        gp = _numerics.round_up(gp, 128)
     v = jnp.zeros((pp, gp), jnp.float32).at[:p, :g].set(values.astype(jnp.float32))
     ok = jnp.zeros((pp, gp), jnp.int32).at[:p, :g].set(valid.astype(jnp.int32))
     row = pl.BlockSpec((bp, gp), lambda i: (i, 0))
@@ -279,10 +280,10 @@ def level_stats(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax
     interpret, platform = _common.resolve_interpret(interpret, platform)
     num_levels, m = keys.shape
     bn, bc = bs.block_rows, bs.block_cols
-    lp = _common.next_pow2(num_levels)
-    mp = _common.round_up(max(m, 1), max(bn, bc))
+    lp = _numerics.next_pow2(num_levels)
+    mp = _numerics.round_up(max(m, 1), max(bn, bc))
     if platform == "gpu":
-        mp = max(_common.next_pow2(mp), bn, bc)  # Triton wants power-of-two blocks.
+        mp = max(_numerics.next_pow2(mp), bn, bc)  # Triton wants power-of-two blocks.
     pad = mp - m
 
     def padded(x, fill):
@@ -324,9 +325,9 @@ def _hashes(columns: list[jax.Array]) -> tuple[jax.Array, jax.Array]:
     h2 = jnp.full(columns[0].shape, 0x13198A2E, jnp.uint32)
     for c in columns:
         c = c.astype(jnp.int32).astype(jnp.uint32)
-        h1 = _common.fmix32(h1 ^ c) * _GOLDEN
-        h2 = _common.fmix32((h2 + c) * np.uint32(0x85EBCA77))
-    return _common.fmix32(h1), h2 | np.uint32(1)
+        h1 = _numerics.fmix32(h1 ^ c) * _GOLDEN
+        h2 = _numerics.fmix32((h2 + c) * np.uint32(0x85EBCA77))
+    return _numerics.fmix32(h1), h2 | np.uint32(1)
 
 
 def _int32_columns(columns: list[jax.Array]) -> list[jax.Array]:
@@ -360,7 +361,7 @@ def _segment_ids(columns: list[jax.Array], valid: jax.Array | None = None, *,
     m = columns[0].shape[0]
     if m == 0:
         return jnp.zeros((0,), jnp.int32)
-    table = table_size or _common.next_pow2(2 * m)
+    table = table_size or _numerics.next_pow2(2 * m)
     rows = jnp.arange(m, dtype=jnp.int32)
     cols = jnp.stack(_int32_columns(columns))
     h1, h2 = _hashes(list(cols))

@@ -16,12 +16,11 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks
+from bvjax import _checks, _numerics
 from bvjax.attention import _layout
-from pallas_kernels import _common
 from pallas_kernels import flash_lla as _kernel
 
-_NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
+_NEG = _numerics.NEG
 _CLIP = 1e30
 
 
@@ -299,8 +298,8 @@ def local_linear_attention_chunked(
                   delta_eps=float(delta_eps), full_gradient=ridge_grad == "full")
     lam = _layout.ridge_per_head(ridge, b, n, h, dtype)
     qh, kh, vh = (_layout.to_heads(x.astype(dtype)) for x in (q, k, v))
-    reached = _common.attention_nonfinite(qh, kh, vh, causal=cfg.causal)
-    qh, kh, vh = (_common.finite_or_zero(x) for x in (qh, kh, vh))
+    reached = _numerics.attention_nonfinite(qh, kh, vh, causal=cfg.causal)
+    qh, kh, vh = (_numerics.finite_or_zero(x) for x in (qh, kh, vh))
     o = _make(cfg)(qh, kh, vh, lam)
     o = _kernel._with_few_key_rows(o, qh, kh, vh, lam, scale=cfg.scale, causal=cfg.causal, ridge_grad=ridge_grad)
     o = jnp.where(reached, jnp.nan, o)

@@ -7,11 +7,10 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks
+from bvjax import _checks, _numerics
 from bvjax.attention import _layout
-from pallas_kernels import _common
 
-_NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
+_NEG = _numerics.NEG
 
 
 def local_linear_attention_decode(
@@ -104,9 +103,9 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
     in_cache = valid[:, :m_len, None]
     row_bad = ~jnp.all(jnp.isfinite(q), -1) | jnp.any(in_cache & ~jnp.all(jnp.isfinite(k_cache), -1), axis=1)
     reached = row_bad[..., None] | jnp.any(in_cache[..., None] & ~jnp.isfinite(v_cache), axis=1)  # [B, H, E]
-    qf = _common.finite_or_zero(q).astype(dtype)
-    kc = jnp.pad(_common.finite_or_zero(k_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
-    vc = jnp.pad(_common.finite_or_zero(v_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
+    qf = _numerics.finite_or_zero(q).astype(dtype)
+    kc = jnp.pad(_numerics.finite_or_zero(k_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
+    vc = jnp.pad(_numerics.finite_or_zero(v_cache).astype(dtype), ((0, 0), (0, pad), (0, 0), (0, 0)))
 
     def split(x):
         return x.reshape((b, num_splits, chunk) + x.shape[2:])

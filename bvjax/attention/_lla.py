@@ -7,9 +7,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks
+from bvjax import _checks, _dispatch
 from bvjax.attention import _layout
-from pallas_kernels import _common
 from pallas_kernels import flash_lla as _kernel
 
 
@@ -97,7 +96,9 @@ def local_linear_attention(
         scale: score scale s; default ``1/sqrt(D)``.
         causal: key ``j`` is seen by query ``i`` when ``j <= i`` (diagonal included);
             False: every key.
-        implementation: ``"xla"``, ``"pallas"`` or None (the best for the backend).
+        implementation: ``"xla"``, ``"pallas"`` (compiled on GPU/TPU, interpret mode on
+            CPU), ``"pallas_interpret"`` (interpret mode anywhere) or None (Pallas on
+            GPU/TPU, XLA elsewhere).
         ridge_grad: ``"full"`` or ``"stop"``, see above.
         delta_eps: floor of :math:`\delta_i / \omega_i`.
         cg_iters: CG iterations of the Pallas path (the XLA path solves exactly).
@@ -134,7 +135,7 @@ def local_linear_attention(
     _layout.check_ridge(ridge, q)
     _layout.check_ridge_grad(ridge_grad)
     _checks.positive_int(cg_iters=cg_iters)
-    impl = _common.resolve_implementation(implementation)
+    impl = _dispatch.resolve_implementation(implementation)
     if q.shape[1] == 0:
         return _layout.empty_output(q, v)
     return _compute(q, k, v, jnp.asarray(ridge, _layout.compute_dtype(q)), impl=impl, scale=scale, causal=causal,
@@ -149,10 +150,10 @@ def _compute(q, k, v, ridge, *, impl, scale, causal, ridge_grad, delta_eps, cg_i
     b, n, h, _ = q.shape
     lam = _layout.ridge_per_head(ridge, b, n, h, ridge.dtype)
     qh, kh, vh = (_layout.to_heads(x) for x in (q, k, v))
-    if impl == "pallas":
+    if _dispatch.uses_kernel(impl):
         o = _kernel.flash_lla(qh, kh, vh, lam, scale=scale, causal=causal, ridge_grad=ridge_grad,
                               delta_eps=delta_eps, cg_iters=cg_iters, cg_tol=cg_tol, precondition=precondition,
-                              block_sizes=block_sizes, platform=platform)
+                              block_sizes=block_sizes, interpret=_dispatch.kernel_interpret(impl), platform=platform)
     else:
         o = _kernel.flash_lla_reference(qh, kh, vh, lam, scale=scale, causal=causal, ridge_grad=ridge_grad,
                                         delta_eps=delta_eps)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from bvjax import _numerics
 from bvjax.attention import _layout
-from pallas_kernels import _common
 
-_NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
+_NEG = _numerics.NEG
 
 
 def softmax_attention(
@@ -55,8 +55,8 @@ def softmax_attention(
     n, d = sizes["N"], sizes["D"]
     dtype = _layout.compute_dtype(q)
     scale = _layout.default_scale(scale, d)
-    reached = _common.attention_nonfinite(q, k, v, causal=causal)
-    qf, kf, vf = (_common.finite_or_zero(x).astype(dtype) for x in (q, k, v))
+    reached = _numerics.attention_nonfinite(q, k, v, causal=causal)
+    qf, kf, vf = (_numerics.finite_or_zero(x).astype(dtype) for x in (q, k, v))
     s = scale * jnp.einsum("bihd,bjhd->bhij", qf, kf)
     s = jnp.clip(s, -1e30, 1e30)
     if causal:

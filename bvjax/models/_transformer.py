@@ -21,7 +21,7 @@ from bvjax.attention import (
 
 ATTENTIONS = ("softmax", "lla", "linear_regression")
 POSITIONS = ("learned", "rotary")
-IMPLEMENTATIONS = ("xla", "pallas", "chunked", None)
+IMPLEMENTATIONS = ("xla", "pallas", "pallas_interpret", "chunked", None)
 _NEG = -0.7 * float(jnp.finfo(jnp.float32).max)
 
 
@@ -46,7 +46,7 @@ class TransformerConfig:
         positions: ``"learned"`` absolute position embeddings or ``"rotary"`` (RoPE on q, k).
         ridge: the ridge lambda > 0 of ``"lla"`` and ``"linear_regression"``.
         implementation: the LLA path: ``"xla"`` (exact per-query solve), ``"pallas"``
-            (FlashLLA kernels), ``"chunked"`` (`local_linear_attention_chunked`, memory
+            (FlashLLA kernels; ``"pallas_interpret"`` forces interpret mode), ``"chunked"`` (`local_linear_attention_chunked`, memory
             linear in the length) or None (Pallas on GPU/TPU, exact XLA elsewhere).
         cg_iters: CG iterations of the Pallas and chunked LLA paths.
         platform: the platform the Pallas path lowers for (None: the backend's); set it

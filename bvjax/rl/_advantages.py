@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks
-from pallas_kernels import _common
+from bvjax import _checks, _dispatch
 from pallas_kernels import grouped_advantage as _kernel
 
 SINGLETON_RULES = ("raw", "zero")
@@ -52,20 +51,23 @@ def scale_exponent(values, valid, axis=None):
 def group_stats(rewards, group_ids, valid, implementation, num_groups=None):
     """Per-entry ``(count, centred, m2)`` of each entry's group, float32, same shape as rewards."""
     if group_ids is None:
-        impl = _common.resolve_implementation(implementation)
+        impl = _dispatch.resolve_implementation(implementation)
     else:
         impl = _kernel.pick_level_implementation(implementation, rewards.shape[0])
     if group_ids is not None and num_groups is not None:
         return _kernel.segment_stats(rewards, valid, [group_ids], num_groups)
     if group_ids is None:
-        fn = _kernel.dense_group_stats if impl == "pallas" else _kernel.dense_group_stats_reference
-        count, centred, m2 = fn(rewards, valid)
+        if _dispatch.uses_kernel(impl):
+            count, centred, m2 = _kernel.dense_group_stats(rewards, valid, interpret=_dispatch.kernel_interpret(impl))
+        else:
+            count, centred, m2 = _kernel.dense_group_stats_reference(rewards, valid)
         shape = rewards.shape
         return jnp.broadcast_to(count[:, None], shape), centred, jnp.broadcast_to(m2[:, None], shape)
-    if impl == "pallas":
+    if _dispatch.uses_kernel(impl):
         depth = jnp.where(valid, 0, -1).astype(jnp.int32)
         keys = _kernel.int32_ids(group_ids)[None]
-        count, centred, m2 = _kernel.level_stats(rewards, jnp.zeros_like(depth), keys, depth)
+        count, centred, m2 = _kernel.level_stats(rewards, jnp.zeros_like(depth), keys, depth,
+                                                 interpret=_dispatch.kernel_interpret(impl))
         return count[:, 0], centred[:, 0], m2[:, 0]
     return _kernel.segment_stats(rewards, valid, [group_ids])
 
@@ -156,7 +158,8 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
         std_ddof: 1 (unbiased, verl) or 0 (population).
         eps: :math:`\varepsilon \ge 0`, added to the std (not the variance).
         singleton: ``"raw"`` (verl) or ``"zero"``.
-        implementation: ``"pallas"``, ``"xla"`` or None (Pallas on TPU/GPU, else XLA;
+        implementation: ``"pallas"`` (interpret mode on CPU), ``"pallas_interpret"``,
+            ``"xla"`` or None (Pallas on TPU/GPU, else XLA;
             for ragged groups, XLA above 32768 entries, where the kernel's pairwise
             ``O(N^2)`` work loses to the hashed ``O(N)`` path).
             The XLA path sorts ragged groups (``O(N log N)``); the Pallas path compares

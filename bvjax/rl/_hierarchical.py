@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks
+from bvjax import _checks, _dispatch
 from bvjax.rl import _advantages
 from pallas_kernels import grouped_advantage as _kernel
 
@@ -39,8 +39,8 @@ def history_keys(state_ids, step_mask, num_levels):
 def cluster_stats(values, group, keys, depth, implementation):
     """(count, centred, m2) ``[M, L]`` per row and level, via the kernel or its reference."""
     impl = _kernel.pick_level_implementation(implementation, values.shape[0])
-    if impl == "pallas":
-        return _kernel.level_stats(values, group, keys, depth)
+    if _dispatch.uses_kernel(impl):
+        return _kernel.level_stats(values, group, keys, depth, interpret=_dispatch.kernel_interpret(impl))
     return _kernel.level_stats_reference(values, group, keys, depth)
 
 
@@ -87,7 +87,7 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
         step_weight: :math:`\omega`, 1.0 in the paper.
         mode: ``"mean_norm"`` or ``"mean_std_norm"``.
         eps: :math:`\varepsilon \ge 0`, added to the std.
-        implementation: ``"pallas"``, ``"xla"`` or None (the step-level statistics;
+        implementation: ``"pallas"``, ``"pallas_interpret"``, ``"xla"`` or None (the step-level statistics;
             None: Pallas on TPU/GPU up to 32768 steps, the hashed XLA path otherwise).
 
     Returns:
@@ -192,7 +192,7 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
         base_advantages: optional [B, T] float; the recipe's base is GiGPO's episode
             advantage, ``group_advantages`` of the broadcast episode returns grouped by
             task over valid steps with ``normalize = mode == "mean_std_norm"``.
-        implementation: ``"pallas"``, ``"xla"`` or None (Pallas on TPU/GPU up to 32768
+        implementation: ``"pallas"``, ``"pallas_interpret"``, ``"xla"`` or None (Pallas on TPU/GPU up to 32768
             steps, the hashed ``O(L M)`` XLA path otherwise).
 
     Returns:

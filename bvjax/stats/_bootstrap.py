@@ -16,7 +16,7 @@ from jax.scipy.special import ndtri
 
 from bvjax import _checks
 from bvjax.stats._distributions import _broadcastable, _float_dtype
-from pallas_kernels._common import fmix32
+from bvjax._numerics import fmix32
 
 
 class BootstrapCI(NamedTuple):

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from bvjax import _dispatch
 from pallas_kernels import _common
 from pallas_kernels import grouped_advantage as ga
 
@@ -113,18 +114,28 @@ def test_block_sizes_validated():
     assert ga.BlockSizes.get_default() == ga.BlockSizes()
 
 
-def test_interpret_mode_switch(monkeypatch):
-    monkeypatch.setenv("BVJAX_PALLAS_INTERPRET", "1")
-    assert _common.interpret_mode()
+def test_interpret_mode_follows_the_argument_and_platform(monkeypatch):
+    # No environment variable changes the choice (the library reads no environment).
     monkeypatch.setenv("BVJAX_PALLAS_INTERPRET", "0")
-    assert not _common.interpret_mode()
-    monkeypatch.delenv("BVJAX_PALLAS_INTERPRET")
-    assert _common.interpret_mode() == (jax.default_backend() == "cpu")
-    assert _common.resolve_implementation(None, backend="cpu") == "xla"
-    assert _common.resolve_implementation(None, backend="tpu") == "pallas"
-    assert _common.resolve_implementation("xla", backend="tpu") == "xla"
-    with pytest.raises(ValueError, match="'pallas', 'xla', None"):
-        _common.resolve_implementation("triton")
+    assert _common.resolve_interpret(None, "cpu") == (True, "cpu")  # Pallas cannot compile for the CPU
+    assert _common.resolve_interpret(None, "tpu") == (False, "tpu")
+    assert _common.resolve_interpret(None, "cuda") == (False, "gpu")
+    assert _common.resolve_interpret(True, "tpu") == (True, "tpu")
+    assert _dispatch.resolve_implementation(None, backend="cpu") == "xla"
+    assert _dispatch.resolve_implementation(None, backend="tpu") == "pallas"
+    assert _dispatch.resolve_implementation("xla", backend="tpu") == "xla"
+    assert _dispatch.resolve_implementation("pallas_interpret", backend="gpu") == "pallas_interpret"
+    assert _dispatch.kernel_interpret("pallas_interpret") is True
+    assert _dispatch.kernel_interpret("pallas") is None
+    with pytest.raises(ValueError, match="'pallas', 'pallas_interpret', 'xla', None"):
+        _dispatch.resolve_implementation("triton")
+
+
+def test_pallas_interpret_matches_xla():
+    r = jax.random.normal(jax.random.key(3), (5, 4))
+    from bvjax.rl import group_advantages
+    np.testing.assert_allclose(group_advantages(r, implementation="pallas_interpret"),
+                               group_advantages(r, implementation="xla"), rtol=1e-5, atol=1e-6)
 
 
 S = jax.ShapeDtypeStruct
@@ -181,7 +192,7 @@ def test_segment_ids_extreme_and_64bit_ids():
 
 
 def test_default_implementation_avoids_quadratic_kernel_on_large_inputs(monkeypatch):
-    monkeypatch.setattr(ga._common, "resolve_implementation", lambda impl: impl or "pallas")  # as on a GPU
+    monkeypatch.setattr(ga._dispatch, "resolve_implementation", lambda impl: impl or "pallas")  # as on a GPU
     assert ga.pick_level_implementation(None, ga.MAX_PAIRWISE_ROWS) == "pallas"
     assert ga.pick_level_implementation(None, ga.MAX_PAIRWISE_ROWS + 1) == "xla"
     assert ga.pick_level_implementation("pallas", 10 * ga.MAX_PAIRWISE_ROWS) == "pallas"  # explicit wins
