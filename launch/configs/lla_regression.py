@@ -38,12 +38,11 @@ import math
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "lla_regression"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
+    config = common.measure_config("lla_regression")
     config.batch_size = 32           # independent streams
     config.seq_len = 512
     config.dim = 3                   # key (and value) dimension
@@ -53,9 +52,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.scales = (4.0, 16.0, 64.0)
     config.ridges = (0.01, 0.1, 1.0)
     config.bucket_edges = (1, 16, 64, 256)
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

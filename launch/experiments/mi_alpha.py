@@ -1,7 +1,6 @@
 """Distiller's MI-α in miniature: bias and variance of the MI estimate vs α on Gaussians with known MI.
 
-A measurement, not a training run (``num_steps = 0``; the step-0 evaluation does the
-work). For each setting (d, ρ) the pairs are x ~ N(0, I_d), y = ρx + √(1−ρ²)ε, whose
+A measurement, not a training run (``measure``, run once by launch/measure.py). For each setting (d, ρ) the pairs are x ~ N(0, I_d), y = ρx + √(1−ρ²)ε, whose
 mutual information is known: I = −(d/2) log(1 − ρ²). Each draw is a minibatch of K pairs
 scored by the optimal critic f(x, y) = log p(y|x) − log p(y) (the critic the bounds are
 tight at, so what is measured is the estimator, not critic learning), with baseline
@@ -25,15 +24,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.diagnostics import bias_variance
 from bvjax.distill import mi_alpha_bound
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import plt, save_figure
 
 
 def true_mi(dim: int, rho: float) -> float:
@@ -106,14 +102,12 @@ def _estimator(config, dim, rho):
     return estimate
 
 
-# Each setting's meter is its own jitted program; evaluate runs eagerly.
-jit_evaluate = False
+# Each setting's meter is its own jitted program; measure runs eagerly.
 _meter = jax.jit(bias_variance, static_argnames=("estimator", "num_draws"))
 _chunked_meter = jax.jit(bias_variance, static_argnames=("estimator", "num_draws", "chunk_size"))
 
 
-def evaluate(config, state, key):
-    del state
+def measure(config, key):
     metrics = {}
     for si, (dim, rho) in enumerate(config.settings):
         mi = true_mi(dim, rho)
@@ -223,8 +217,6 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         best = alphas[int(np.argmin([rec[f"mse/{t(a)}"] for a in alphas]))]
         lines += ["", (f"Variance {_trend(var)} in α; the signed bias {_trend(bias)} in α; lowest MSE at "
                        f"α = {best:g}."), ""]
-    fig.tight_layout()
-    fig.savefig(workdir / "mi_alpha.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "mi_alpha.png")
     lines += ["![bias and variance vs alpha](mi_alpha.png)", ""]
     return "\n".join(lines)

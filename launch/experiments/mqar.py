@@ -25,16 +25,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.data import mqar
 from bvjax.models import TransformerConfig, TransformerLM
-from launch.experiments._history import mean_se, series
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import mean_se, plt, save_figure, series
 
 
 def model_config(config, attention) -> TransformerConfig:
@@ -185,9 +181,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     axes[1].set_ylabel("held-out accuracy (mean over pair counts)")
     for ax in axes:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "mqar.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "mqar.png")
     lines = [
         "# Multi-query associative recall: softmax vs LLA vs global ridge attention",
         "",

@@ -29,18 +29,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.data import tajwar_bandit
 from bvjax.preference import dpo_loss, ipo_loss, reward_pairs
 from bvjax.rl import group_advantages
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, save_figure, series
 
 SAMPLERS = ("offline", "on_policy")
 
@@ -201,9 +196,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         ax.set_ylabel("E_π r(a)")
         ax.set_title(f"reward peak at bin {peak:g} ({'off' if peak > 40 else 'on'} the reference mode)")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(workdir / "tajwar_bandit.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "tajwar_bandit.png")
 
     lines = [
         "# Tajwar et al's didactic bandit: on-policy sampling and negative gradients",
