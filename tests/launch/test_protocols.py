@@ -246,7 +246,7 @@ def test_each_variant_loads_and_validates(name, variant):
 @pytest.mark.parametrize("name", sorted({name for name, _ in VARIANTS}))
 def test_an_unknown_variant_lists_the_valid_ones(name):
     module = importlib.import_module(f"launch.configs.{name}")
-    with pytest.raises(ValueError, match=f"unknown variant 'nope'; valid: '', {list(module.VARIANTS)[0]!r}"):
+    with pytest.raises(ValueError, match=f"unknown variant 'nope'; valid: '', {next(iter(module.VARIANTS))!r}"):
         module.get_config("nope")
 
 
