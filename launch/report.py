@@ -6,7 +6,7 @@ into the workdir; the pieces every report repeats live here:
 - `plt`: matplotlib's pyplot on the non-interactive Agg backend (set here, once, when the
   first experiment that plots is imported; ``import launch.main`` imports no plotting);
 - `save_figure`: lay out, write a PNG into the workdir, close, and return its markdown link;
-- `style`: axis labels, title, log scales and legend in one call;
+- `label_axes`: axis labels, title, log scales and legend in one call;
 - `errorbars`: a curve with ±k standard-error bars (k = 2 by default);
 - `table`, `row`, `pm`: a markdown table, one row, and a ``mean ± se`` cell;
 - `series`, `mean_se`, `seed_mean_se`: reading the metrics history (steps and values of one
@@ -25,7 +25,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-__all__ = ["errorbars", "mean_se", "plt", "pm", "row", "save_figure", "seed_mean_se", "series", "style", "table"]
+__all__ = ["errorbars", "label_axes", "mean_se", "plt", "pm", "row", "save_figure", "seed_mean_se", "series", "table"]
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 100, alt: str = "figure") -> str:
@@ -36,7 +36,7 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 100, alt: str = "fig
     return f"![{alt}]({os.path.basename(os.fspath(path))})"
 
 
-def style(ax, *, xlabel: str | None = None, ylabel: str | None = None, title: str | None = None,
+def label_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None, title: str | None = None,
           xscale: str | None = None, yscale: str | None = None, xbase: float | None = None,
           legend: float | None = 8) -> None:
     """Sets what is given: axis labels, title, scales (``xbase``: the x log base), legend font size.
@@ -91,6 +91,17 @@ def pm(mean: float, se: float, fmt: str = ".3f", se_fmt: str | None = None) -> s
         '2.5 ± 0.04'
     """
     return f"{mean:{fmt}} ± {se:{se_fmt or fmt}}"
+
+
+def seed0_summary(record: dict[str, Any], prefix: str) -> str:
+    """``name=value`` (3 decimals) for each ``<prefix>/<name>/s0`` entry of `record`: a short progress line.
+
+    Examples:
+        >>> seed0_summary({"acc/plain/s0": 0.5, "acc/plain/s1": 0.7, "acc/arl/s0": 0.25}, "acc")
+        'plain=0.500 arl=0.250'
+    """
+    return " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in record.items()
+                    if k.startswith(f"{prefix}/") and k.endswith("/s0"))
 
 
 def series(history: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ import numpy as np
 from bvjax.counterfactual import aggregate_linear_regression, laplace_bag_means
 from bvjax.data import sample_aggregate_regression
 from bvjax.diagnostics import bias_variance
-from launch.report import plt, save_figure
+from launch.report import errorbars, label_axes, plt, save_figure
 
 
 def _theta(config):
@@ -78,12 +78,10 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         for k in ks:
             v = np.array([rec[f"risk/{private}/k{k}/rho{r:g}"] for r in rhos])
             se = np.array([rec[f"risk_se/{private}/k{k}/rho{r:g}"] for r in rhos])
-            ax.errorbar(rhos, v, yerr=2 * se, marker="o", capsize=3, label=f"k={k}")
-        ax.set_yscale("log")
-        ax.set_xlabel("ρ (0: bag-level loss, 1: instance-level loss)")
-        ax.set_ylabel("risk ‖θ̂ − θ₀‖²")
-        ax.set_title("no privacy" if private == "plain" else f"label DP, ε={config.dp_epsilon:g}, C={config.dp_clip:g}")
-        ax.legend(fontsize=8)
+            errorbars(ax, rhos, v, se, label=f"k={k}")
+        title = "no privacy" if private == "plain" else f"label DP, ε={config.dp_epsilon:g}, C={config.dp_clip:g}"
+        label_axes(ax, yscale="log", xlabel="ρ (0: bag-level loss, 1: instance-level loss)",
+                   ylabel="risk ‖θ̂ − θ₀‖²", title=title)
     save_figure(fig, workdir / "aggregate_responses.png")
     lines = [
         "# Aggregate responses: risk of the interpolating estimator vs ρ and bag size",

@@ -39,7 +39,7 @@ import numpy as np
 import optax
 
 from bvjax.multimodal import arl_coefficients, arl_gradient_scale, arl_loss, shared_head_logits
-from launch.report import mean_se, plt, save_figure, seed_mean_se
+from launch.report import mean_se, plt, save_figure, seed0_summary, seed_mean_se
 
 METHODS = ("plain", "aux", "ogm", "arl", "arl_clamp0", "arl_released")
 _FIELDS = ("num_classes", "dim", "hidden", "num_train", "num_test", "signal", "train_batch", "learning_rate",
@@ -167,7 +167,7 @@ def measure(config, key):
 
 
 def progress(record: dict[str, Any]) -> str:
-    return " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in record.items() if k.startswith("acc/") and k.endswith("/s0"))
+    return seed0_summary(record, "acc")
 
 
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:

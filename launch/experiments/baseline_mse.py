@@ -31,7 +31,7 @@ import numpy as np
 
 from bvjax.diagnostics import bias_variance
 from bvjax.rl import group_advantages, optimal_baseline_advantages, rloo_advantages, v05_baseline
-from launch.report import plt, save_figure
+from launch.report import errorbars, label_axes, plt, save_figure
 
 BASELINES = ("mean", "rloo", "v05", "oblr", "prior")
 
@@ -109,12 +109,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
             for name in BASELINES:
                 v = np.array([rec[f"{metric}/G{g}/s{level:g}/{name}"] for g in groups])
                 se = np.array([rec[f"{metric}_se/G{g}/s{level:g}/{name}"] for g in groups])
-                ax.errorbar(groups, v, yerr=2 * se, marker="o", capsize=3, label=name)
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.set_xlabel("group size G")
-            ax.set_title(f"{'gradient' if row == 0 else 'baseline'} MSE, prior error s={level:g}")
-            ax.legend(fontsize=8)
+                errorbars(ax, groups, v, se, label=name)
+            label_axes(ax, xscale="log", xbase=2, yscale="log", xlabel="group size G",
+                       title=f"{'gradient' if row == 0 else 'baseline'} MSE, prior error s={level:g}")
     save_figure(fig, workdir / "baseline_mse.png")
 
     lines = [

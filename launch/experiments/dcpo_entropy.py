@@ -34,7 +34,7 @@ import numpy as np
 import optax
 
 from bvjax.rl import aggregate_loss, dcpo_advantages, dcpo_temperature, group_advantages, ppo_clip_loss
-from launch.report import plt, save_figure, series
+from launch.report import plt, pm, save_figure, series
 
 METHODS = ("grpo", "dcpo")
 
@@ -194,9 +194,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         for name in config.methods:
             alpha = r.get(f"alpha/{name}", float("nan"))
             lines.append(
-                f"| {step} | {name} | {r[f'entropy/{name}']:.3f} ± {r[f'entropy_std/{name}']:.3f} | "
-                f"{r[f'reward/{name}']:.3f} ± {r[f'reward_std/{name}']:.3f} | "
-                f"{r[f'coverage/{name}']:.2f} ± {r[f'coverage_std/{name}']:.2f} | "
+                f"| {step} | {name} | {pm(r[f'entropy/{name}'], r[f'entropy_std/{name}'])} | "
+                f"{pm(r[f'reward/{name}'], r[f'reward_std/{name}'])} | "
+                f"{pm(r[f'coverage/{name}'], r[f'coverage_std/{name}'], '.2f')} | "
                 f"{'—' if name == 'grpo' else f'{alpha:.3f}'} |")
     lines += ["", "![curves](dcpo_entropy.png)", ""]
     return "\n".join(lines)

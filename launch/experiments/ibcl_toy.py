@@ -41,7 +41,7 @@ from bvjax.continual import (
     preference_weights,
     sample_hdr_box,
 )
-from launch.report import mean_se, plt, save_figure
+from launch.report import label_axes, mean_se, plt, save_figure
 
 _FIELDS = ("angle_deg", "noise", "num_train", "num_test", "num_population", "prior_scales", "vi_steps",
            "vi_samples", "vi_lr", "num_preferences", "num_models", "alpha")
@@ -189,10 +189,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         b = [_avg(rec, f"acc_b/{name}", config, w)[0] for w in ws]
         ax.plot(a, b, style, ms=4, label={"pareto": "θ*_w (retrained per w)", "mean": "IBCL zero-shot (HDR centre)",
                                           "best": f"IBCL best of {config.num_models} HDR samples"}[name])
-    ax.set_xlabel("test accuracy, task A")
-    ax.set_ylabel("test accuracy, task B")
-    ax.set_title(f"preference sweep w_A ∈ [0, 1], {config.num_seeds} seeds")
-    ax.legend(fontsize=8)
+    label_axes(ax, xlabel="test accuracy, task A", ylabel="test accuracy, task B",
+               title=f"preference sweep w_A ∈ [0, 1], {config.num_seeds} seeds")
     save_figure(fig, workdir / "ibcl_toy.png")
     lines = [
         "# IBCL in miniature: zero-shot preference models on two conflicting tasks",

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bvjax.selection import forrester_curve, hartmann3, kriging_active_learning
-from launch.report import mean_se, plt, save_figure
+from launch.report import label_axes, mean_se, plt, save_figure
 
 PROBLEMS = ("forrester", "hartmann3")
 LABELS = {"max_variance": "MV", "expected_improvement": "EI", "knowledge_gradient": "KG", "ucb": "UCB",
@@ -121,11 +121,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
                 m, se = _curve(rec, f"{name}/noise{noise:g}/{utility}", ns)
                 ax.plot(ns, m, label=LABELS[utility])
                 ax.fill_between(ns, m - se, m + se, alpha=0.2)
-            ax.set_yscale("log")
-            ax.set_xlabel("number of experiments")
-            ax.set_ylabel("normalised RMSE of the posterior mean")
-            ax.set_title(f"{name}, noise sd {noise:g} (x function std)")
-            ax.legend(fontsize=8)
+            label_axes(ax, yscale="log", xlabel="number of experiments", ylabel="normalised RMSE of the posterior mean",
+                       title=f"{name}, noise sd {noise:g} (x function std)")
     save_figure(fig, workdir / "kriging_al.png")
     lines = [
         "# Kriging active learning: error vs number of experiments per utility",

@@ -36,7 +36,7 @@ import numpy as np
 
 from bvjax.attention import linear_regression_attention, local_linear_attention, softmax_attention
 from bvjax.data import piecewise_linear_stream
-from launch.report import plt, save_figure
+from launch.report import label_axes, plt, save_figure
 
 SETTINGS = ("static", "drift", "drift+time")
 FAMILIES = ("global", "softmax", "lla")
@@ -130,12 +130,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         for family in FAMILIES:
             best = [best_by_family(config, rec, setting, bi)[family][1] for bi in range(len(bks))]
             ax.plot(mids, best, marker="o", label=f"{family} (best per bucket)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("predicted position t+1")
-        ax.set_ylabel("MSE vs noiseless target")
-        ax.set_title(setting)
-        ax.legend(fontsize=8)
+        label_axes(ax, xscale="log", yscale="log", xlabel="predicted position t+1", ylabel="MSE vs noiseless target",
+                   title=setting)
     save_figure(fig, workdir / "lla_regression.png")
 
     lines = [

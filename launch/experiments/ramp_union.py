@@ -36,7 +36,7 @@ import optax
 from flax import linen as nn
 
 from bvjax.robust import gp_merge, pgd_l1, pgd_l2, pgd_linf, ramp_loss, select_max_adv, union_accuracy
-from launch.report import plt, save_figure, seed_mean_se
+from launch.report import plt, save_figure, seed0_summary, seed_mean_se
 
 METHODS = ("natural", "linf_at", "l1_at", "max", "ramp", "ramp_gp")
 NORMS = ("linf", "l2", "l1")
@@ -193,7 +193,7 @@ def measure(config, key):
 
 
 def progress(record: dict[str, Any]) -> str:
-    return " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in record.items() if k.startswith("union/") and k.endswith("/s0"))
+    return seed0_summary(record, "union")
 
 
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:

@@ -263,7 +263,7 @@ def test_report_helpers(tmp_path):
     assert report.pm(1.23456, 0.0123) == "1.235 ± 0.012" and report.pm(2.5, 0.04, ".3g", ".1g") == "2.5 ± 0.04"
     fig, ax = report.plt.subplots()
     report.errorbars(ax, [1, 2], [1.0, 2.0], [0.1, 0.2], label="x")
-    report.style(ax, xlabel="x", ylabel="y", title="t", xscale="log", xbase=2, yscale="log")
+    report.label_axes(ax, xlabel="x", ylabel="y", title="t", xscale="log", xbase=2, yscale="log")
     assert ax.get_xscale() == "log" and ax.get_title() == "t" and ax.get_legend() is not None
     assert report.save_figure(fig, tmp_path / "f.png") == "![figure](f.png)"
     assert (tmp_path / "f.png").stat().st_size > 0 and not report.plt.get_fignums()
