@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/aggregate_responses.py --workdir=workdir/aggregate_responses
 
-A measurement with the bias–variance meter (``num_steps = 0``; evaluate runs eagerly, one
+A measurement with the bias–variance meter (``measure``, run once by launch/measure.py; it runs eagerly, one
 jitted meter per cell). Runtime: about 40 seconds on 2 CPU cores. On an accelerator: not
 measured.
 

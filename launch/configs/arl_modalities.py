@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/arl_modalities.py --workdir=workdir/arl_modalities
 
-A measurement (``num_steps = 0``; evaluate trains every method, one jitted run each).
+A measurement (``measure``, run once by launch/measure.py; it trains every method, one jitted run each).
 Runtime: about 1 minute on 2 shared CPU cores (mostly compiling one run per method).
 On an accelerator: not measured.
 

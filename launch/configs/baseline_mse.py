@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/baseline_mse.py --workdir=workdir/baseline_mse
 
-A measurement with the bias–variance meter, no training (``num_steps = 0``; see
+A measurement with the bias–variance meter, no training (``measure``, run once by launch/measure.py; see
 launch/experiments/baseline_mse.py). Runtime: about 2 minutes on 2 CPU cores, nearly all
 of it compiling the 80 metered estimators. On an accelerator: not measured yet.
 

@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/benchmark_variance.py --workdir=workdir/benchmark_variance
 
-A measurement (``num_steps = 0``): every replication generates a 2PL benchmark, two
+A measurement (``measure``, run once by launch/measure.py): every replication generates a 2PL benchmark, two
 training configurations with K seeds x T checkpoints and a reference population for
 item analysis, once with no and once with 30% broken items. Runtime: about 75 seconds
 on 2 CPU cores (load average ~9). On an accelerator: not measured.

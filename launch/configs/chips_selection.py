@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/chips_selection.py --workdir=workdir/chips_selection
 
-A measurement (``num_steps = 0``; evaluate runs eagerly, 8 seeds). Runtime: about 45–90
+A measurement (``measure``, run once by launch/measure.py; it runs eagerly, 8 seeds). Runtime: about 45–90
 seconds on 2 shared CPU cores (75 s with the α sweep). On an accelerator: not measured.
 
 Expected (measured at seed 0, 8 pools, mean ± SE; README results table). Target

@@ -93,7 +93,7 @@ class Field(NamedTuple):
 LOOP_FIELDS: dict[str, Field] = {
     "experiment": Field(str, help="built-in experiment name or import path of a module (my_pkg.my_experiment)"),
     "seed": Field(int, 0, help="root PRNG seed: init, batches and evaluation keys derive from it"),
-    "num_steps": Field(int, 0, help="training steps (0: a measurement, the step-0 evaluation does the work)"),
+    "num_steps": Field(int, 0, help="training steps (>= 1 for a training experiment)"),
     "batch_size": Field(int, 1, help="examples per step, sharded over the data axis (a multiple of the devices)"),
     "eval_every": Field(int, 1, help="evaluate and append a metrics row every this many steps"),
     "log_every": Field(int, 1, help="console progress line every this many steps"),

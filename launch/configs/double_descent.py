@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/double_descent.py --workdir=workdir/double_descent
 
-A measurement (``num_steps = 0``): for each width, the test MSE of a random-ReLU-features
+A measurement (``measure``, run once by launch/measure.py): for each width, the test MSE of a random-ReLU-features
 min-norm least-squares fit on n = 100 points, and its bias² and variance from
 `bvjax.diagnostics.bias_variance_decomp` (JAX form, bootstrap rounds and feature draws
 in one program), mean ± SE over seeds. Runtime: about 2 minutes on 2 CPU cores shared

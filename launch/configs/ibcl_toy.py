@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/ibcl_toy.py --workdir=workdir/ibcl_toy
 
-A measurement (``num_steps = 0``; evaluate fits the knowledge base and sweeps the
+A measurement (``measure``, run once by launch/measure.py; it fits the knowledge base and sweeps the
 preferences, one jitted run per seed). Runtime: about 16 seconds on 2 shared CPU cores. On an
 accelerator: not measured.
 

@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/kriging_al.py --workdir=workdir/kriging_al
 
-A measurement (``num_steps = 0``; evaluate runs eagerly, one jitted call per cell).
+A measurement (``measure``, run once by launch/measure.py; it runs eagerly, one jitted call per cell).
 Runtime: about 4.5 minutes wall-clock on 2 CPU cores shared with other jobs (1.5 CPU-minutes),
 mostly compiling the 20 cells. On an accelerator: not measured.
 

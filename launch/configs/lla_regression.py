@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/lla_regression.py --workdir=workdir/lla_regression
 
-A measurement, no training (``num_steps = 0``; see launch/experiments/lla_regression.py).
+A measurement, no training (``measure``, run once by launch/measure.py; see launch/experiments/lla_regression.py).
 Runtime: about 20 s on 2 CPU cores (45 exact attention calls of 32 x 511 queries). On an
 accelerator: not measured.
 

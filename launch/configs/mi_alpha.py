@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/mi_alpha.py --workdir=workdir/mi_alpha
 
-A measurement with the bias–variance meter (``num_steps = 0``; evaluate runs eagerly, one
+A measurement with the bias–variance meter (``measure``, run once by launch/measure.py; it runs eagerly, one
 jitted meter per setting). Runtime: about 3.5 minutes on 2 shared CPU cores (90 s
 without the learned-critic part, ``learned_steps = 0``); peak memory 1.3 GB. On an
 accelerator: not measured.

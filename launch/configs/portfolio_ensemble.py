@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/portfolio_ensemble.py --workdir=workdir/portfolio_ensemble
 
-A measurement (``num_steps = 0``; evaluate runs eagerly, one jitted call per estimator,
+A measurement (``measure``, run once by launch/measure.py; it runs eagerly, one jitted call per estimator,
 seed and window). Runtime: about 35 seconds on 2 CPU cores (shared). On an accelerator:
 not measured.
 

@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/ramp_union.py --workdir=workdir/ramp_union
 
-A measurement (``num_steps = 0``; evaluate trains every method eagerly, one jitted epoch
+A measurement (``measure``, run once by launch/measure.py; it trains every method eagerly, one jitted epoch
 at a time). Runtime: about 4 minutes on 2 shared CPU cores (3 seeds x 6 methods x 20
 epochs). On an accelerator: not measured.
 
