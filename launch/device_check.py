@@ -202,8 +202,8 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(
             f"| {r['path']} | {r['n']} | {r['d']} | {r['batch'] * r['heads']} | {r['status']} | "
             f"{_fmt(r.get('compile_s'), '.2f')} | {_fmt(_ms(r.get('median_s')), '.3f')} | "
-            f"{_fmt(r.get('tflops'), '.2f')} | {_fmt(_pct(r.get('fraction_of_peak')), '.1f')} | "
-            f"{_fmt(r.get('closed_form_tflops'), '.2f')} | {_fmt(_mib(r.get('temp_bytes')), '.1f')} | "
+            f"{_fmt(r.get('tflops'), '.3g')} | {_fmt(_pct(r.get('fraction_of_peak')), '.1f')} | "
+            f"{_fmt(r.get('closed_form_tflops'), '.3g')} | {_fmt(_mib(r.get('temp_bytes')), '.1f')} | "
             f"{_fmt(_mib(r.get('device_peak_bytes')), '.1f')} | {_fmt(r.get('max_abs_diff_vs_naive'), '.2e')} | "
             f"{r.get('reason', '')} |")
     lines += ["", "## Grouped advantages (float32, groups of 8)", "", *_header(
@@ -212,7 +212,7 @@ def markdown(data: dict[str, Any]) -> str:
     for r in data["advantages"]:
         lines.append(
             f"| {r['layout']} | {r['n']} | {r['implementation']} | {r['status']} | {_fmt(r.get('compile_s'), '.2f')} | "
-            f"{_fmt(_ms(r.get('median_s')), '.3f')} | {_fmt(r.get('gb_per_s'), '.1f')} | "
+            f"{_fmt(_ms(r.get('median_s')), '.3f')} | {_fmt(r.get('gb_per_s'), '.3g')} | "
             f"{_fmt(_pct(r.get('fraction_of_bandwidth')), '.1f')} | {_fmt(r.get('max_abs_diff_vs_xla'), '.2e')} | "
             f"{r.get('reason', '')} |")
     return "\n".join(lines)
