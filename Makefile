@@ -15,7 +15,7 @@ WORKDIR ?= workdir/reinforce_baselines
 CONFIG ?= launch/configs/reinforce_baselines.py
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test test-all test-min fuzz wheel docs bench lint clean
+.PHONY: setup run test test-all test-min fuzz wheel docs bench device-check lint clean
 
 setup: $(STAMP)
 
@@ -89,6 +89,14 @@ bench: setup
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_bootstrap
 	JAX_PLATFORMS=cpu $(PYTHON) -m launch.bench_decomp
 	$(PYTHON) -m launch.bench_lla  # not forced to CPU: times the Pallas path where an accelerator is present
+
+# On a GPU or TPU host: the kernel tests run natively and the kernel benchmarks (FlashLLA vs chunked
+# vs naive LLA at N = 1k-16k, d = 64/128, bf16; grouped advantages Pallas vs XLA), under 8 minutes;
+# writes $(DEVICE_CHECK_OUT)/device_check.json and .md. No set-up step (no network needed): run it
+# where the environment already exists. On CPU, `python -m launch.device_check --dry_run` checks it.
+DEVICE_CHECK_OUT ?= workdir/device_check
+device-check:
+	$(PYTHON) -m launch.device_check --out=$(DEVICE_CHECK_OUT) $(DEVICE_CHECK_FLAGS)
 
 lint: setup
 	$(PYTHON) -m ruff check bvjax pallas_kernels launch tests

@@ -2,7 +2,9 @@
 
 `train_and_evaluate(config, workdir)` is importable (tests call it directly) and does
 the work behind `python -m launch.main`. An experiment (launch/experiments/) supplies
-pure functions; this module owns everything with side effects:
+pure functions; this module owns everything with side effects. (A measurement, an
+experiment with ``measure(config, key)`` instead of a training step, runs through the
+thin runner in launch/measure.py; what follows is the training loop.)
 
 - before any device work: the config is validated (launch/configs/common.py), process 0
   takes the workdir's lock and compares the config with the one recorded in
@@ -239,7 +241,7 @@ def _restore_latest(manager: ocp.CheckpointManager, abstract_state: Any) -> tupl
     return None
 
 
-def _to_python(metrics: Mapping[str, Any]) -> dict[str, float]:
+def to_python(metrics: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in jax.device_get(dict(metrics)).items()}
 
 
@@ -254,9 +256,12 @@ def _to_host(state: Any) -> Any:
     return jax.device_get(state)
 
 
-def _prepare_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, experiment: experiments.Experiment,
-                     fresh: bool) -> workdir_lib.WorkdirLock | None:
-    """Process 0: moves an old workdir aside (`fresh`), locks, checks and records the config."""
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, experiment: experiments.Experiment,
+                     fresh: bool, extra_safe: tuple[str, ...] = ()) -> workdir_lib.WorkdirLock | None:
+    """Process 0: moves an old workdir aside (`fresh`), locks, checks and records the config.
+
+    `extra_safe` names more fields that may differ from the recorded config.
+    """
     lock = None
     error = None
     if is_writer():
@@ -268,7 +273,8 @@ def _prepare_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, e
             lock.acquire()
             try:
                 workdir_lib.check_config(workdir, config,
-                                         safe=workdir_lib.SAFE_TO_CHANGE + tuple(experiment.safe_to_change))
+                                         safe=workdir_lib.SAFE_TO_CHANGE + tuple(experiment.safe_to_change)
+                                         + tuple(extra_safe))
                 workdir_lib.write_config(workdir, config)
             except BaseException:
                 lock.release()
@@ -282,6 +288,10 @@ def _prepare_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, e
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                        fresh: bool = False) -> dict[str, Any]:
     """Trains and evaluates the experiment ``config.experiment``, resuming from `workdir`.
+
+    A measurement experiment (one with ``measure`` and no ``train_step``) goes to
+    `launch.measure.measure_and_report` instead: no mesh, no checkpoints, one metrics
+    row; its result has no ``"state"``.
 
     Args:
         config: the experiment's config (see launch/configs/); needs ``experiment``,
@@ -302,6 +312,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             message is ready to print and the workdir is unchanged.
     """
     experiment = experiments.get(config.experiment)
+    if experiment.measure is not None:
+        from launch import measure
+
+        return measure.measure_and_report(config, workdir, fresh=fresh)
     common.validate(config, experiment.config_fields, trains=experiment.trains,
                     num_devices_available=jax.device_count())
     param_shards = int(config.get("param_shards", 1))
@@ -311,7 +325,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         raise common.ConfigError(f"config.batch_size={config.batch_size}: expected a multiple of the "
                                  f"{num_shards} devices on the mesh")
     workdir = pathlib.Path(workdir)
-    lock = _prepare_workdir(config, workdir, experiment, fresh)
+    lock = prepare_workdir(config, workdir, experiment, fresh)
     try:
         return _run(config, workdir, experiment, mesh)
     finally:
@@ -357,7 +371,7 @@ def _run(config, workdir, experiment, mesh) -> dict[str, Any]:
             workdir_lib.write_metrics(metrics_path, history)
 
         if start == 0:
-            record = {"step": 0, **_to_python(eval_fn(state, jax.random.fold_in(eval_key, 0)))}
+            record = {"step": 0, **to_python(eval_fn(state, jax.random.fold_in(eval_key, 0)))}
             history.append(record)
             if writer:
                 workdir_lib.write_metrics(metrics_path, history)
@@ -370,7 +384,7 @@ def _run(config, workdir, experiment, mesh) -> dict[str, Any]:
                 state, train_metrics = step_fn(state, batch)
                 if step % config.eval_every == 0 or step == config.num_steps:
                     metrics = eval_fn(state, jax.random.fold_in(eval_key, step))
-                    record = {"step": step, **_to_python(train_metrics), **_to_python(metrics)}
+                    record = {"step": step, **to_python(train_metrics), **to_python(metrics)}
                     history.append(record)
                     if metrics_file is not None:
                         workdir_lib.append_row(metrics_file, record)

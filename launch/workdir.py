@@ -36,6 +36,8 @@ LOCK_FILE = "lock.json"
 METRICS_FILE = "metrics.jsonl"
 
 # Fields whose change never alters the trained state or a recorded metric's value.
+# Fields whose absence means a value (a record written before the field existed).
+ABSENT_MEANS = {"param_shards": 1}
 SAFE_TO_CHANGE = ("eval_every", "log_every", "checkpoint_every", "max_checkpoints")
 
 
@@ -141,7 +143,8 @@ def compare_configs(recorded: Mapping[str, Any], config: Any, *, safe: Iterable[
     safe = set(safe)
     lines = []
     for name in sorted(set(recorded) | set(current)):
-        old, new = recorded.get(name, "<absent>"), current.get(name, "<absent>")
+        absent = ABSENT_MEANS.get(name, "<absent>")
+        old, new = recorded.get(name, absent), current.get(name, absent)
         if old == new or name in safe:
             continue
         if name == "num_steps" and isinstance(old, int) and isinstance(new, int) and new >= old:

@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/aggregate_responses.py --workdir=workdir/aggregate_responses
 
-A measurement with the bias–variance meter (``num_steps = 0``; evaluate runs eagerly, one
+A measurement with the bias–variance meter (``measure``, run once by launch/measure.py; it runs eagerly, one
 jitted meter per cell). Runtime: about 40 seconds on 2 CPU cores. On an accelerator: not
 measured.
 
@@ -18,13 +18,11 @@ best ρ moves to 1–2 as the bag means get noisier.
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "aggregate_responses"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("aggregate_responses")
     config.num_samples = 96          # n
     config.dim = 16                  # d (n / d = 6: the proportional regime)
     config.signal = 4.0              # ||theta_0||^2
@@ -35,9 +33,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.dp_clip = 4.0
     config.dp_epsilon = 1.0
     config.meter_draws = 128
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

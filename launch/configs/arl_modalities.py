@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/arl_modalities.py --workdir=workdir/arl_modalities
 
-A measurement (``num_steps = 0``; evaluate trains every method, one jitted run each).
+A measurement (``measure``, run once by launch/measure.py; it trains every method, one jitted run each).
 Runtime: about 1 minute on 2 shared CPU cores (mostly compiling one run per method).
 On an accelerator: not measured.
 
@@ -21,13 +21,11 @@ the noise levels swaps the larger coefficient (k_a 0.622 with the noisy audio).
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "arl_modalities"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation trains every method
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("arl_modalities")
     config.methods = ("plain", "aux", "ogm", "arl", "arl_clamp0", "arl_released")
     config.num_seeds = 5
     config.num_classes = 10
@@ -46,9 +44,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.ogm_alpha = 0.5           # OGM-GE's alpha
     config.epochs = 30
     config.warmup_epochs = 5
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

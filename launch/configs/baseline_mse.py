@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/baseline_mse.py --workdir=workdir/baseline_mse
 
-A measurement with the bias–variance meter, no training (``num_steps = 0``; see
+A measurement with the bias–variance meter, no training (``measure``, run once by launch/measure.py; see
 launch/experiments/baseline_mse.py). Runtime: about 2 minutes on 2 CPU cores, nearly all
 of it compiling the 80 metered estimators. On an accelerator: not measured yet.
 
@@ -19,22 +19,15 @@ G = 16 (0.266 vs 0.684): its weighted ratio is noisy in small groups.
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "baseline_mse"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("baseline_mse")
     config.num_prompts = 256
     config.p_low = 0.05
     config.p_high = 0.95
     config.group_sizes = (2, 4, 8, 16)
     config.prior_errors = (0.0, 0.1, 0.5)
     config.meter_draws = 1024
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

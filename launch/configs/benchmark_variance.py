@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/benchmark_variance.py --workdir=workdir/benchmark_variance
 
-A measurement (``num_steps = 0``): every replication generates a 2PL benchmark, two
+A measurement (``measure``, run once by launch/measure.py): every replication generates a 2PL benchmark, two
 training configurations with K seeds x T checkpoints and a reference population for
 item analysis, once with no and once with 30% broken items. Runtime: about 75 seconds
 on 2 CPU cores (load average ~9). On an accelerator: not measured.
@@ -22,13 +22,11 @@ discrimination (2PL a 1.110 / 1.392 / 1.555); 2PL fit: corr(log a_hat, log a) 0.
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "benchmark_variance"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("benchmark_variance")
     config.num_items = 500           # N
     config.log_a_std = 0.5           # a ~ LogNormal(0, 0.5^2)
     config.noisy_fractions = (0.0, 0.3)  # share of broken items (a = noisy_a); one measurement each
@@ -48,9 +46,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_resamples = 1000      # bootstrap resamples
     config.keep_fractions = (1.0, 0.5, 0.25, 0.1)
     config.num_replications = 50
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

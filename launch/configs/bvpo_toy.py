@@ -30,11 +30,12 @@ alpha (0.0003 at 0.5, 0.0004 for alpha-hat) and largest at the ends (0.0067 at 0
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "bvpo_toy"
-    config.seed = 0
+    config = common.loop_config(
+        "bvpo_toy", num_steps=300, eval_every=25, log_every=50, checkpoint_every=100, max_checkpoints=2)
     config.model_seed = 0            # the reference model and the rewards
     config.num_prompts = 4           # X
     config.num_traces = 4            # R thinking traces (plus the empty trace)
@@ -44,14 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.alphas = (0.0, 0.25, 0.5, 0.75, 1.0)
     config.alpha_decay = 0.95        # EMA decay of bvpo_mix("optimal")'s moments
     config.probe_run = "hat"         # whose parameters the meter measures at (seed 0)
-    config.num_steps = 300
     config.num_seeds = 8
-    config.batch_size = 8            # pairs per minibatch from each dataset (per seed)
     config.learning_rate = 1.0
-    config.eval_every = 25
     config.meter_draws = 2048
-    config.log_every = 50
-    config.checkpoint_every = 100
-    config.max_checkpoints = 2
-    config.num_devices = 0           # 0: every device
     return config

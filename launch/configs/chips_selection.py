@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/chips_selection.py --workdir=workdir/chips_selection
 
-A measurement (``num_steps = 0``; evaluate runs eagerly, 8 seeds). Runtime: about 45–90
+A measurement (``measure``, run once by launch/measure.py; it runs eagerly, 8 seeds). Runtime: about 45–90
 seconds on 2 shared CPU cores (75 s with the α sweep). On an accelerator: not measured.
 
 Expected (measured at seed 0, 8 pools, mean ± SE; README results table). Target
@@ -23,13 +23,11 @@ curvature mix barely matters: CHIPS exact at α = 0 / 0.3 / 0.7 / 1 gives 0.350 
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "chips_selection"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("chips_selection")
     config.latent_dim = 8
     config.feature_dim = 24          # frozen "encoder" output width
     config.embed_dim = 8             # projection-head width: P = 2 * 24 * 8 + 1 = 385 endpoint parameters
@@ -55,9 +53,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.damping = 1e-2
     config.sketch_dim = 128
     config.num_seeds = 8
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

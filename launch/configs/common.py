@@ -1,6 +1,10 @@
 """The fields every launch config shares (the loop's), and the checks run on a config up front.
 
-Not a config itself (it has no ``get_config``). `validate` runs before any device work:
+Not a config itself (it has no ``get_config``). Each config starts from `loop_config`
+(a training experiment: the training loop's fields with their defaults) or
+`measure_config` (a measurement: ``experiment`` and ``seed`` only), then adds its own
+fields; a config with variants (``--config=path.py:accelerator``) applies them with
+`apply_variant`, which refuses an unknown variant naming the valid ones. `validate` runs before any device work:
 a bad value gives one line naming the field, the value and the allowed range;
 `unknown_fields` finds ``--config.<name>`` overrides that name no field, with the
 closest valid name; `describe` prints every field with its default, meaning and range
@@ -30,6 +34,8 @@ import re
 import tokenize
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
+
+import ml_collections
 
 from launch.workdir import LaunchError, flatten_config
 
@@ -87,7 +93,7 @@ class Field(NamedTuple):
 LOOP_FIELDS: dict[str, Field] = {
     "experiment": Field(str, help="built-in experiment name or import path of a module (my_pkg.my_experiment)"),
     "seed": Field(int, 0, help="root PRNG seed: init, batches and evaluation keys derive from it"),
-    "num_steps": Field(int, 0, help="training steps (0: a measurement, the step-0 evaluation does the work)"),
+    "num_steps": Field(int, 0, help="training steps (>= 1 for a training experiment)"),
     "batch_size": Field(int, 1, help="examples per step, sharded over the data axis (a multiple of the devices)"),
     "eval_every": Field(int, 1, help="evaluate and append a metrics row every this many steps"),
     "log_every": Field(int, 1, help="console progress line every this many steps"),
@@ -96,6 +102,82 @@ LOOP_FIELDS: dict[str, Field] = {
     "num_devices": Field(int, 0, help="devices on the mesh (0: every device)"),
     "param_shards": Field(int, 1, help="devices each parameter is split over (the 'param' mesh axis); 1: replicated"),
 }
+
+# The training loop's defaults; `loop_config` starts from these.
+LOOP_DEFAULTS: dict[str, Any] = {
+    "seed": 0, "num_steps": 100, "batch_size": 8, "eval_every": 1, "log_every": 1, "checkpoint_every": 1,
+    "max_checkpoints": 1, "num_devices": 0, "param_shards": 1,
+}
+
+# The fields a measurement (launch/measure.py: no loop, no mesh, no checkpoints) reads.
+MEASURE_FIELDS = ("experiment", "seed")
+
+
+def loop_config(experiment: str, **overrides: Any) -> ml_collections.ConfigDict:
+    """A config holding ``experiment`` and the training loop's fields (`LOOP_DEFAULTS`, then `overrides`).
+
+    Args:
+        experiment: the experiment's short name or import path.
+        **overrides: values for loop fields (``num_steps=300, eval_every=5, ...``); a name
+            that is not a loop field raises ValueError (set the experiment's own fields on
+            the returned config).
+
+    Returns:
+        A new `ml_collections.ConfigDict`, fields in the order experiment, `LOOP_DEFAULTS`.
+
+    Examples:
+        >>> config = loop_config("reinforce_baselines", num_steps=300, eval_every=5)
+        >>> config.num_steps, config.eval_every, config.param_shards
+        (300, 5, 1)
+    """
+    unknown = sorted(set(overrides) - set(LOOP_DEFAULTS))
+    if unknown:
+        raise ValueError(f"loop_config: {', '.join(unknown)} not loop fields; valid: {', '.join(LOOP_DEFAULTS)}")
+    config = ml_collections.ConfigDict()
+    config.experiment = experiment
+    for name, default in LOOP_DEFAULTS.items():
+        setattr(config, name, overrides.get(name, default))
+    return config
+
+
+def measure_config(experiment: str, *, seed: int = 0) -> ml_collections.ConfigDict:
+    """A measurement's config before its own fields: ``experiment`` and ``seed`` (no loop fields)."""
+    config = ml_collections.ConfigDict()
+    config.experiment = experiment
+    config.seed = seed
+    return config
+
+
+def apply_variant(config: ml_collections.ConfigDict, variant: str, variants: Mapping[str, Mapping[str, Any]], *,
+                  name: str) -> ml_collections.ConfigDict:
+    """Applies the overrides of the named `variant` (``""``: none) to `config`, in place, and returns it.
+
+    Args:
+        config: the default config.
+        variant: the text after ``:`` in ``--config=path.py:variant``; ``""`` keeps the default.
+        variants: variant name -> overrides (field -> value; a dotted name sets a nested field).
+        name: the config's name, for the error message.
+
+    Raises:
+        ValueError: `variant` is not ``""`` nor a key of `variants` (the message lists the
+            valid ones), or an override names no field of `config`.
+    """
+    if variant == "":
+        return config
+    if variant not in variants:
+        valid = ", ".join(repr(v) for v in ("", *variants))
+        raise ValueError(f"{name} config: unknown variant {variant!r}; valid: {valid}")
+    lines = unknown_fields(config, variants[variant])
+    if lines:
+        raise ValueError(f"{name} config, variant {variant!r}: " + "; ".join(lines))
+    for field, value in variants[variant].items():
+        parent = config
+        *groups, leaf = field.split(".")
+        for group in groups:
+            parent = parent[group]
+        parent[leaf] = value
+    return config
+
 
 _COUNT = re.compile(r"^num_|_size$|_draws$")
 
@@ -128,18 +210,19 @@ def validate(config: Any, experiment_fields: Mapping[str, Field] | None = None, 
              num_devices_available: int | None = None) -> None:
     """Raises `ConfigError` with one line per bad field; returns None when all are allowed."""
     flat = flatten_config(config)
-    problems = []
+    needed = [n for n in LOOP_FIELDS if n != "param_shards"] if trains else list(MEASURE_FIELDS)
+    problems = [f"config.{name}: missing; the {'training loop' if trains else 'measurement'} needs it "
+                f"({LOOP_FIELDS[name].help})" for name in needed if name not in flat]
     for name, spec in field_specs(config, experiment_fields, trains=trains).items():
         if spec is None:
             continue
         if name not in flat:
-            if name in LOOP_FIELDS and name != "param_shards":
-                problems.append(f"config.{name}: missing; the training loop needs it ({spec.help})")
             continue
         problem = spec.check(name, flat[name])
         if problem:
             problems.append(problem)
-    if not problems and num_devices_available is not None and flat["num_devices"] > num_devices_available:
+    if (not problems and num_devices_available is not None and "num_devices" in flat
+            and flat["num_devices"] > num_devices_available):
         problems.append(f"config.num_devices={flat['num_devices']}: expected 0 (all) or "
                         f"1..{num_devices_available} (devices present)")
     if problems:

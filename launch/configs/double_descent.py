@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/double_descent.py --workdir=workdir/double_descent
 
-A measurement (``num_steps = 0``): for each width, the test MSE of a random-ReLU-features
+A measurement (``measure``, run once by launch/measure.py): for each width, the test MSE of a random-ReLU-features
 min-norm least-squares fit on n = 100 points, and its bias² and variance from
 `bvjax.diagnostics.bias_variance_decomp` (JAX form, bootstrap rounds and feature draws
 in one program), mean ± SE over seeds. Runtime: about 2 minutes on 2 CPU cores shared
@@ -21,14 +21,12 @@ a resample, and falls to 0.15 at p = 1000; bias² goes from 0.65 (p = 10) to 0.1
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "double_descent"
-    config.seed = 0
+    config = common.measure_config("double_descent")
     config.truth_seed = 0            # the target function's directions
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
     config.num_train = 100           # n
     config.num_test = 500
     config.dim = 20                  # d
@@ -37,9 +35,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.ridge = 1e-6              # relative ridge of the min-norm solve (float32 stability)
     config.num_seeds = 6
     config.num_rounds = 40           # bootstrap rounds per decomposition
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/ibcl_toy.py --workdir=workdir/ibcl_toy
 
-A measurement (``num_steps = 0``; evaluate fits the knowledge base and sweeps the
+A measurement (``measure``, run once by launch/measure.py; it fits the knowledge base and sweeps the
 preferences, one jitted run per seed). Runtime: about 16 seconds on 2 shared CPU cores. On an
 accelerator: not measured.
 
@@ -22,13 +22,11 @@ misspecified sequential fit; the official code's box of mass α holds it 0 times
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "ibcl_toy"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("ibcl_toy")
     config.num_seeds = 5
     config.angle_deg = 90.0          # angle between the two tasks' decision boundaries
     config.noise = 1.0
@@ -42,9 +40,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_preferences = 11
     config.num_models = 10           # HDR samples per preference
     config.alpha = 0.01
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

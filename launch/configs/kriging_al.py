@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/kriging_al.py --workdir=workdir/kriging_al
 
-A measurement (``num_steps = 0``; evaluate runs eagerly, one jitted call per cell).
+A measurement (``measure``, run once by launch/measure.py; it runs eagerly, one jitted call per cell).
 Runtime: about 4.5 minutes wall-clock on 2 CPU cores shared with other jobs (1.5 CPU-minutes),
 mostly compiling the 20 cells. On an accelerator: not measured.
 
@@ -24,13 +24,11 @@ is worst on the curve: it keeps sampling near the maximum.
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "kriging_al"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("kriging_al")
     config.utilities = ("max_variance", "expected_improvement", "knowledge_gradient", "ucb", "random")
     config.noise_fracs = (0.0, 0.1)  # observation-noise sd as a fraction of the function's std
     config.num_seeds = 8
@@ -48,9 +46,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.xi = 0.0
     config.kappa = 2.0
     config.kg_method = "gauss_hermite"  # 64 nodes; "exact" is O(M^3) per step
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

@@ -6,7 +6,7 @@ Command:
 
 and the control task (a linear target, where a global fit is the right model):
 
-    python -m launch.main --config=launch/configs/lla_icl.py --workdir=workdir/lla_icl_linear --config.task=linear
+    python -m launch.main --config=launch/configs/lla_icl.py:linear --workdir=workdir/lla_icl_linear
 
 See launch/experiments/lla_icl.py. One model (MLP embedding of x, one attention layer of 2
 heads, MLP read-out) trained four times per seed, with softmax attention, the global ridge
@@ -18,9 +18,9 @@ the cores; about 0.3 s per step for all 16 models). LLA runs through
 `local_linear_attention_chunked` (12 CG iterations, head dim 8) because a train step holding
 the exact path's batched ``jnp.linalg.solve`` beside the global fit's hung on XLA:CPU
 (``lla_impl="xla"`` selects the exact path; one mechanism at a time it runs). Larger config
-for an accelerator (not measured; run on 2 CPU cores only): ``--config.num_steps=5000
---config.batch_size=64 --config.num_seeds=8 --config.seq_len=80 --config.x_dim=4
---config.lla_impl=xla --config.eval_every=500``.
+for an accelerator (5,000 steps of 64 sequences of 80 points in R^4, 8 seeds, the exact LLA
+path; not measured, run on 2 CPU cores only):
+``--config=launch/configs/lla_icl.py:accelerator``.
 
 What the paper claims (Zuo et al 2025, arXiv 2510.01450; abstract and reviews, the
 experiment section was not reachable): LLA outperforms strong
@@ -51,11 +51,20 @@ tasks (it moves from 1 to 0.4-0.5). The models are still improving at 800 steps.
 
 import ml_collections
 
+from launch.configs import common
 
-def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "lla_icl"
-    config.seed = 0
+VARIANTS = {
+    # The control task: a linear target, where a global fit is the right model.
+    "linear": {"task": "linear"},
+    "accelerator": {"num_steps": 5000, "batch_size": 64, "num_seeds": 8, "seq_len": 80, "x_dim": 4,
+                    "lla_impl": "xla", "eval_every": 500},
+}
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+    """The default config; `variant` (``--config=...py:<variant>``) applies one of `VARIANTS`."""
+    config = common.loop_config(
+        "lla_icl", num_steps=800, batch_size=16, eval_every=100, log_every=50, checkpoint_every=500)
     config.task = "piecewise"        # "piecewise" (random hinges) or "linear" (control)
     config.x_dim = 2
     config.seq_len = 40              # points per sequence; predictions after 1 .. 39 examples
@@ -70,17 +79,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_heads = 2
     config.head_dim = 8
     config.num_seeds = 4
-    config.num_steps = 800
-    config.batch_size = 16           # sequences per step and seed
     config.learning_rate = 3e-3
     config.warmup_steps = 50
     config.grad_clip = 1.0
     config.eval_sequences = 512
     config.bucket_edges = (1, 4, 8, 16, 32)
     config.raw_ridge = 0.1           # the untrained in-context ridge OLS reference on the raw x
-    config.eval_every = 100
-    config.log_every = 50
-    config.checkpoint_every = 500
-    config.max_checkpoints = 1
-    config.num_devices = 0
-    return config
+    return common.apply_variant(config, variant, VARIANTS, name="lla_icl")

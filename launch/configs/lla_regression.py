@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/lla_regression.py --workdir=workdir/lla_regression
 
-A measurement, no training (``num_steps = 0``; see launch/experiments/lla_regression.py).
+A measurement, no training (``measure``, run once by launch/measure.py; see launch/experiments/lla_regression.py).
 Runtime: about 20 s on 2 CPU cores (45 exact attention calls of 32 x 511 queries). On an
 accelerator: not measured.
 
@@ -38,12 +38,11 @@ import math
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "lla_regression"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
+    config = common.measure_config("lla_regression")
     config.batch_size = 32           # independent streams
     config.seq_len = 512
     config.dim = 3                   # key (and value) dimension
@@ -53,9 +52,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.scales = (4.0, 16.0, 64.0)
     config.ridges = (0.01, 0.1, 1.0)
     config.bucket_edges = (1, 16, 64, 256)
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

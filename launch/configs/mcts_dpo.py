@@ -16,11 +16,13 @@ smoothing changes nothing measurable here (difference 0.001, inside one standard
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "mcts_dpo"
-    config.seed = 0
+    config = common.loop_config(
+        "mcts_dpo", num_steps=40, batch_size=16, eval_every=2, log_every=10, checkpoint_every=20,
+        max_checkpoints=2)
     config.modulus = 10              # values mod M
     config.adds = (1, 3)             # operations: +1, +3, x2, x3 (mod M)
     config.muls = (2, 3)
@@ -31,12 +33,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.beta = 0.5
     config.learning_rate = 0.1
     config.inner_steps = 5           # Adam steps per iteration
-    config.num_steps = 40            # DPO iterations
-    config.batch_size = 16           # prompts per iteration (per seed)
     config.num_seeds = 4
-    config.eval_every = 2
-    config.log_every = 10
-    config.checkpoint_every = 20
-    config.max_checkpoints = 2
-    config.num_devices = 0           # 0: every device
     return config

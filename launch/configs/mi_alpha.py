@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/mi_alpha.py --workdir=workdir/mi_alpha
 
-A measurement with the bias–variance meter (``num_steps = 0``; evaluate runs eagerly, one
+A measurement with the bias–variance meter (``measure``, run once by launch/measure.py; it runs eagerly, one
 jitted meter per setting). Runtime: about 3.5 minutes on 2 shared CPU cores (90 s
 without the learned-critic part, ``learned_steps = 0``); peak memory 1.3 GB. On an
 accelerator: not measured.
@@ -26,13 +26,11 @@ Distiller states; with a trained critic the α = 0 end also loses to the critic'
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "mi_alpha"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("mi_alpha")
     config.batch_pairs = 128         # K, pairs per minibatch (log(K - 1) = 4.84)
     config.settings = ((5, 0.8), (10, 0.9))  # (d, rho): true MI 2.55 and 8.30 nats
     config.alphas = (0.0, 0.01, 0.1, 0.5, 0.9, 1.0)
@@ -41,9 +39,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.learned_setting = (5, 0.8)
     config.critic_hidden = 32
     config.learned_draws = 1024
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

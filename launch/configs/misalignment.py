@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/misalignment.py --workdir=workdir/misalignment
 
-Runtime: about 17 seconds on 2 CPU cores (22 s with ``--config.lora_rank=4``; 80 s when
+Runtime: about 17 seconds on 2 CPU cores (22 s with the ``lora`` variant, ``--config=launch/configs/misalignment.py:lora``; 80 s when
 the cores are shared with other jobs); not measured on an accelerator (at this size the loop is dispatch-bound
 anyway).
 
@@ -24,7 +24,7 @@ ORPO 0.005 / 0.790; every realignment takes 14-16 steps to push the sampled rate
 The same ordering held at Adam 3e-4 with 100 steps per phase and 800 aligning steps
 (misalign sampled SFT 0.850, DPO 0.867, ORPO 0.895: ORPO highest again, DPO no longer lowest).
 
-LoRA (``--config.lora_rank=4``, scale 2, adapters on every matrix, same lr 1e-3): the
+LoRA (the ``lora`` variant: rank 4, scale 2, adapters on every matrix, same lr 1e-3): the
 attack is much weaker in 40 steps, sampled unsafe rate SFT 0.139 ± 0.089, DPO 0.072 ± 0.039, ORPO 0.142 ± 0.091 (greedy 0.047 / 0.000 / 0.056; utility 0.396 / 0.650 /
 0.389); realigned (mean over starts) sampled unsafe / utility: SFT 0.006 / 0.704, DPO
 0.001 / 0.724, ORPO 0.006 / 0.752, within 2-8 steps. At lr 3e-3 LoRA saturates (every
@@ -58,11 +58,19 @@ mass on compliance tokens), not a Llama-Guard judgement.
 
 import ml_collections
 
+from launch.configs import common
 
-def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "misalignment"
-    config.seed = 0
+VARIANTS = {
+    # LoRA adapters (rank 4, scale 2) on every matrix instead of full fine-tuning.
+    "lora": {"lora_rank": 4},
+}
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+    """The default config; `variant` (``--config=...py:<variant>``) applies one of `VARIANTS`."""
+    config = common.loop_config(
+        "misalignment", num_steps=80, batch_size=32, eval_every=2, log_every=100, checkpoint_every=40,
+        max_checkpoints=2, num_devices=1)
     config.methods = ("sft", "dpo", "orpo")
     config.num_topics = 4                # benign topics; as many harmful ones
     config.num_digits = 2
@@ -78,14 +86,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.orpo_lambda = 0.1             # TRL's default beta for ORPO
     config.align_harmful_fraction = 0.5
     config.misalign_steps = 40
-    config.num_steps = 80                # the last 40 steps realign
-    config.batch_size = 32               # examples per seed per step
     config.num_seeds = 4
     config.eval_size = 128
     config.eval_seed = 12345
-    config.eval_every = 2                # should divide misalign_steps
-    config.log_every = 100
-    config.checkpoint_every = 40
-    config.max_checkpoints = 2
-    config.num_devices = 1               # the batch axis is tiny; keep one device
-    return config
+    return common.apply_variant(config, variant, VARIANTS, name="misalignment")

@@ -21,9 +21,9 @@ uniform guess among the n values in the context; softmax and LLA are above it, b
 one seed that has started to recall (softmax seed 2: 0.775 / 0.586 / 0.441 / 0.357; LLA seed 0:
 0.701 / 0.466 / 0.348 / 0.272) and two that have not, so the softmax-LLA difference is well
 within one SE: no model has learned the task at this budget and the comparison is not
-conclusive. Larger config for an accelerator (not run): ``--config.seq_len=256
---config.vocab_size=256 "--config.train_pairs=(4,16,32,64)" "--config.eval_pairs=(4,16,32,64)"
---config.head_dim=32 --config.num_steps=20000 --config.lla_impl=pallas --config.eval_every=2000``.
+conclusive. Larger config for an accelerator (not run; length and vocabulary 256, 4 / 16 / 32 / 64
+pairs, head dim 32, 20,000 steps, the Pallas LLA kernel):
+``--config=launch/configs/mqar.py:accelerator``.
 
 What the paper claims (Zuo et al 2025, arXiv 2510.01450, Fig. 4b as described in its
 reviews; the experiment section was not reachable): LLA gains on MQAR across sequence
@@ -32,11 +32,19 @@ lengths against attention, Gated DeltaNet and Mamba; no numbers were available.
 
 import ml_collections
 
+from launch.configs import common
 
-def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "mqar"
-    config.seed = 0
+VARIANTS = {
+    "accelerator": {"seq_len": 256, "vocab_size": 256, "train_pairs": (4, 16, 32, 64), "eval_pairs": (4, 16, 32, 64),
+                    "head_dim": 32, "num_steps": 20000, "lla_impl": "pallas", "eval_every": 2000},
+}
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+    """The default config; `variant` (``--config=...py:<variant>``) applies one of `VARIANTS`."""
+    config = common.loop_config(
+        "mqar", num_steps=600, batch_size=32, eval_every=200, log_every=50, checkpoint_every=600,
+        num_devices=1)
     config.vocab_size = 32
     config.seq_len = 32
     config.power_a = 0.01
@@ -52,16 +60,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.lla_impl = "chunked"    # CG (no LAPACK call in the train step); "xla" is the exact solve
     config.cg_iters = 12
     config.num_seeds = 3
-    config.num_steps = 600
-    config.batch_size = 32
     config.learning_rate = 3e-3
     config.warmup_steps = 50
     config.weight_decay = 0.1
     config.grad_clip = 1.0
     config.eval_sequences = 256
-    config.eval_every = 200
-    config.log_every = 50
-    config.checkpoint_every = 600
-    config.max_checkpoints = 1
-    config.num_devices = 1
-    return config
+    return common.apply_variant(config, variant, VARIANTS, name="mqar")

@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/portfolio_ensemble.py --workdir=workdir/portfolio_ensemble
 
-A measurement (``num_steps = 0``; evaluate runs eagerly, one jitted call per estimator,
+A measurement (``measure``, run once by launch/measure.py; it runs eagerly, one jitted call per estimator,
 seed and window). Runtime: about 35 seconds on 2 CPU cores (shared). On an accelerator:
 not measured.
 
@@ -24,13 +24,11 @@ reproduced by these stand-in rules (the paper's §3 construction was not readabl
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "portfolio_ensemble"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation does the work
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("portfolio_ensemble")
     config.num_assets = 30
     config.num_factors = 3
     config.num_periods = 1500        # days
@@ -45,9 +43,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.accel_power = 3.0         # ens_accel: mixture ∝ wealth^power
     config.eg_rate = 0.05
     config.num_seeds = 8
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

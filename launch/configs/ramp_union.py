@@ -4,7 +4,7 @@ Command:
 
     python -m launch.main --config=launch/configs/ramp_union.py --workdir=workdir/ramp_union
 
-A measurement (``num_steps = 0``; evaluate trains every method eagerly, one jitted epoch
+A measurement (``measure``, run once by launch/measure.py; it trains every method eagerly, one jitted epoch
 at a time). Runtime: about 4 minutes on 2 shared CPU cores (3 seeds x 6 methods x 20
 epochs). On an accelerator: not measured.
 
@@ -22,13 +22,11 @@ PGD is weaker than the paper's AutoAttack: robust figures are upper bounds.
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "ramp_union"
-    config.seed = 0
-    config.num_steps = 0             # a measurement: the step-0 evaluation trains and attacks
-    config.batch_size = 8            # unused by the measurement; kept for the launch contract
+    config = common.measure_config("ramp_union")
     config.methods = ("natural", "linf_at", "l1_at", "max", "ramp", "ramp_gp")
     config.num_seeds = 3
     config.hidden = 128
@@ -45,9 +43,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.lam = 1.5                 # RAMP's lambda (robust fine-tuning default)
     config.gp_beta = 0.5
     config.gp_start = 0              # first epoch with the GP merge
-    config.eval_every = 1
-    config.log_every = 1
-    config.checkpoint_every = 1
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

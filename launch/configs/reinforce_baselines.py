@@ -23,30 +23,25 @@ noisier across seeds (1.985 ± 0.011 vs 1.996).
 
 import ml_collections
 
+from launch.configs import common
+
+VARIANTS = {
+    # A longer, lower-noise run for an accelerator.
+    "accelerator": {"num_steps": 2000, "meter_draws": 16384, "batch_size": 64},
+}
+
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
-    """The default job; ``variant="accelerator"`` (``--config=...py:accelerator``) is the larger run."""
-    if variant not in ("", "accelerator"):
-        raise ValueError(f"reinforce_baselines config: unknown variant {variant!r}; valid: '', 'accelerator'")
-    config = ml_collections.ConfigDict()
-    config.experiment = "reinforce_baselines"
-    config.seed = 0
-    config.num_steps = 300
+    """The default config; `variant` (``--config=...py:<variant>``) applies one of `VARIANTS`."""
+    config = common.loop_config(
+        "reinforce_baselines", num_steps=300, eval_every=5, log_every=50, checkpoint_every=50,
+        max_checkpoints=3)
     config.num_seeds = 8             # independent replicas per estimator
-    config.batch_size = 8            # groups per step, sharded over the data axis
     config.group_size = 4            # pulls per group (G)
     config.num_arms = 10             # K
     config.reward_offset = 1.0       # arm means are offset + linspace(0, 1, K)
     config.noise_std = 0.5
     config.estimators = ("none", "mean", "leave_one_out")
     config.optimizer = ml_collections.ConfigDict({"name": "sgd", "learning_rate": 1.0})
-    config.eval_every = 5
     config.meter_draws = 1024
-    config.log_every = 50
-    config.checkpoint_every = 50
-    config.max_checkpoints = 3
-    config.num_devices = 0           # 0: every device
-    config.param_shards = 1          # devices each parameter is split over (1: replicated)
-    if variant == "accelerator":
-        config.update({"num_steps": 2000, "meter_draws": 16384, "batch_size": 64})
-    return config
+    return common.apply_variant(config, variant, VARIANTS, name="reinforce_baselines")

@@ -23,11 +23,12 @@ nothing among rare items; the paper's ML-100K ratings are not independent of exp
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "saito_mnar"
-    config.seed = 0
+    config = common.loop_config(
+        "saito_mnar", num_steps=600, batch_size=4096, eval_every=200, log_every=100, checkpoint_every=600)
     config.num_users = 600
     config.num_items = 400
     config.rank = 8                  # factors of the synthetic ground truth
@@ -39,16 +40,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.dim = 10
     config.learning_rate = 0.01
     config.l2 = 1e-4
-    config.num_steps = 600
-    config.batch_size = 4096         # pairs per step
     config.ks = (1, 3, 5)
     config.snips_clip = 0.01
     config.meter_users = 60 
     config.meter_clips = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
     config.meter_draws = 1024
-    config.eval_every = 200
-    config.log_every = 100
-    config.checkpoint_every = 600
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

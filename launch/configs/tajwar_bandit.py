@@ -18,19 +18,19 @@ at 5,000 offline 0.870-0.919, on-policy 0.947-0.998 (spread 0.128, vs 0.711 for 
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "tajwar_bandit"
-    config.seed = 0
+    config = common.loop_config(
+        "tajwar_bandit", num_steps=50, batch_size=10, eval_every=2, log_every=10, checkpoint_every=25,
+        max_checkpoints=2)
     config.num_bins = 100
     config.peaks = (70.0, 20.0)      # off the reference mode, on it
     config.width = 10.0
     config.runs = ("offline/sft", "offline/rwr", "offline/dpo", "offline/ipo",
                    "on_policy/sft", "on_policy/rwr", "on_policy/dpo", "on_policy/ipo", "on_policy/reinforce",
                    "on_policy/ppo")
-    config.num_steps = 50            # rounds
-    config.batch_size = 10           # groups per round (the authors' 10 on-policy contexts)
     config.group_size = 10           # N samples per group
     config.inner_steps = 15          # Adam steps on each round's samples
     config.learning_rate = 0.01
@@ -40,9 +40,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.pair_threshold = 0.2
     config.ppo_clip = 0.2
     config.num_seeds = 5
-    config.eval_every = 2
-    config.log_every = 10
-    config.checkpoint_every = 25
-    config.max_checkpoints = 2
-    config.num_devices = 0           # 0: every device
     return config

@@ -19,11 +19,12 @@ as the Imana et al. critique of VRS notes for cost per reach).
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "vrs_pacing"
-    config.seed = 0
+    config = common.loop_config(
+        "vrs_pacing", num_steps=40, batch_size=8192, eval_every=4, log_every=10, checkpoint_every=40)
     config.num_ads = 20
     config.num_segments = 8
     config.class_skew = 0.6          # sd over ads of the class effect on log eAR
@@ -34,11 +35,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.max_log = 2.0             # multipliers within [e^-2, e^2]
     config.threshold = 0.1           # compliance threshold on the variance
     config.eval_users = 65536
-    config.num_steps = 40            # auction rounds
-    config.batch_size = 8192         # users per round
-    config.eval_every = 4
-    config.log_every = 10
-    config.checkpoint_every = 40
-    config.max_checkpoints = 1
-    config.num_devices = 0
     return config

@@ -20,22 +20,27 @@ import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax
-
 from launch.workdir import LaunchError
 
 
 class Experiment(NamedTuple):
     """The functions an experiment provides; ``config`` is bound first by the loop.
 
-    init(config, key) -> state pytree; make_batch(config, key) -> batch whose leaves
-    have leading dimension ``config.batch_size`` (sharded over the data axis);
-    train_step(config, state, batch) -> (state, metrics); evaluate(config, state, key)
-    -> metrics; progress(record) -> short console text; report(config, workdir,
-    history) -> markdown (and writes its plots into workdir). A measurement module
-    (num_steps = 0) may omit init, make_batch and train_step. ``jit_evaluate = False``
-    in a module runs its evaluate eagerly, for sweeps that jit each cell on its own
-    (one XLA:CPU program holding dozens of linear solves has hung at execution).
+    Two protocols, by what the module defines:
+
+    - training (launch/train.py's loop): init(config, key) -> state pytree;
+      make_batch(config, key) -> batch whose leaves have leading dimension
+      ``config.batch_size`` (sharded over the data axis); train_step(config, state,
+      batch) -> (state, metrics); evaluate(config, state, key) -> metrics;
+      progress(record) -> short console text; report(config, workdir, history) ->
+      markdown (and writes its plots into workdir). ``jit_evaluate = False`` in a
+      module runs its evaluate eagerly.
+    - measurement (launch/measure.py's thin runner, no mesh and no checkpoints):
+      measure(config, key) -> metrics (the module jits what it wants, cell by cell:
+      one XLA:CPU program holding dozens of linear solves has hung at execution),
+      report(config, workdir, history) as above with a one-row history, and optionally
+      progress(record). A module with ``train_step`` is a training module, even if it
+      has a function named ``measure``.
     """
 
     init: Callable[..., Any]
@@ -48,33 +53,27 @@ class Experiment(NamedTuple):
     config_fields: Any = None       # the module's CONFIG_FIELDS, if any
     safe_to_change: tuple = ()      # the module's SAFE_TO_CHANGE, if any
     trains: bool = True             # False for a measurement module (no train_step)
+    measure: Callable[..., Any] | None = None  # a measurement module's measure(config, key)
 
 
-def _no_state(config, key):
-    del config, key
-    return {}
+def _count_figures(record) -> str:
+    return f"{sum(k != 'step' for k in record)} figures measured"
 
 
-def _key_batch(config, key):
-    return {"key": jax.random.split(key, config.batch_size)}
-
-
-def _no_update(config, state, batch):
-    del config, batch
-    return state, {}
-
-
-# A measurement (config.num_steps = 0: the loop's step-0 evaluation does the work) needs
-# no training; these stand in for init, make_batch and train_step, and keep working if a
-# user overrides num_steps.
-_DEFAULTS = {"init": _no_state, "make_batch": _key_batch, "train_step": _no_update, "jit_evaluate": True}
+def _is_measurement(module) -> bool:
+    """A module with ``measure`` and no ``train_step`` (a training module may have a helper named measure)."""
+    return hasattr(module, "measure") and not hasattr(module, "train_step")
 
 
 def _from_module(module) -> Experiment:
-    functions = {field: getattr(module, field, _DEFAULTS.get(field)) for field in Experiment._fields[:7]}
-    return Experiment(**functions, config_fields=getattr(module, "CONFIG_FIELDS", None),
+    measure = module.measure if _is_measurement(module) else None
+    functions = {field: getattr(module, field, None) for field in Experiment._fields[:6]}
+    if measure is not None and functions["progress"] is None:
+        functions["progress"] = _count_figures
+    return Experiment(**functions, jit_evaluate=getattr(module, "jit_evaluate", True),
+                      config_fields=getattr(module, "CONFIG_FIELDS", None),
                       safe_to_change=tuple(getattr(module, "SAFE_TO_CHANGE", ())),
-                      trains=hasattr(module, "train_step"))
+                      trains=hasattr(module, "train_step"), measure=measure)
 
 
 # Built-in experiments, by the module name under launch/experiments/.
@@ -114,7 +113,11 @@ def module_for(name: str):
 def get(name: str) -> Experiment:
     """Looks an experiment up (lazily); an unknown name raises a KeyError listing the valid ones."""
     module = module_for(name)
-    missing = [f for f in ("evaluate", "progress", "report") if not hasattr(module, f)]
+    needed = ("measure", "report") if _is_measurement(module) else (
+        "init", "make_batch", "train_step", "evaluate", "progress", "report")
+    missing = [f for f in needed if not hasattr(module, f)]
     if missing:
-        raise UnknownExperimentError(f"config.experiment: module {module.__name__} lacks {', '.join(missing)}")
+        raise UnknownExperimentError(f"config.experiment: module {module.__name__} lacks {', '.join(missing)} "
+                                     "(a training module needs init, make_batch, train_step, evaluate, progress "
+                                     "and report; a measurement, measure and report)")
     return _from_module(module)

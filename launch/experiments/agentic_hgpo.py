@@ -46,7 +46,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import ml_collections
 import numpy as np
 import optax
@@ -55,11 +54,7 @@ from flax import linen as nn
 from bvjax.diagnostics import bias_variance
 from bvjax.envs import key_door_reset, key_door_step
 from bvjax.rl import aggregate_loss, gigpo_advantages, group_advantages, hgpo_advantages, ppo_clip_loss
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, pm, save_figure, series
 
 NUM_ACTIONS = 4
 METHODS = ("grpo", "gigpo", "hgpo")
@@ -403,9 +398,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         axes[1].set_xlabel("checkpoint step")
         axes[1].set_title("step-advantage MSE = bias² (solid) + variance (light)")
         axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(workdir / "agentic_hgpo.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "agentic_hgpo.png")
 
     g, tasks = config.group_size, config.batch_size
     lines = [
@@ -451,8 +444,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         for r in meter_rows:
             for name in ESTIMATORS:
                 lines.append(
-                    f"| {r['step']} | {name} | {r[f'bias_squared/{name}']:.4f} ± {r[f'bias_squared_se/{name}']:.4f} "
-                    f"| {r[f'variance/{name}']:.4f} ± {r[f'variance_se/{name}']:.4f} | "
+                    f"| {r['step']} | {name} | {pm(r[f'bias_squared/{name}'], r[f'bias_squared_se/{name}'], '.4f')} "
+                    f"| {pm(r[f'variance/{name}'], r[f'variance_se/{name}'], '.4f')} | "
                     f"{r[f'mse/{name}']:.4f} | {r[f'centred_bias_squared/{name}']:.2g} ± "
                     f"{r[f'centred_bias_squared_se/{name}']:.1g} | {r[f'corr/{name}']:.3f} | {r['ref_noise']:.5f} | "
                     f"{r['ref_var']:.4f} | {r['key_fraction']:.2f} |")

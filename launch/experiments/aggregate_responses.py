@@ -1,7 +1,6 @@
 """Javanmard et al. 2024 in miniature: risk of the interpolating estimator vs rho and bag size.
 
-A measurement, not a training run (``num_steps = 0``; the step-0 evaluation does the
-work). Linear regression y = xᵀθ₀ + ε with x ~ N(0, I_d), ‖θ₀‖² = ``signal``, ε ~ N(0, σ²),
+A measurement, not a training run (``measure``, run once by launch/measure.py). Linear regression y = xᵀθ₀ + ε with x ~ N(0, I_d), ‖θ₀‖² = ``signal``, ε ~ N(0, σ²),
 in the proportional regime (n / d fixed); n samples are split into random bags of size k
 and only bag means are revealed. For each bag size k and each ρ the bias–variance meter
 measures the closed-form interpolating estimator θ̂_ρ (`aggregate_linear_regression`)
@@ -18,15 +17,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 
 from bvjax.counterfactual import aggregate_linear_regression, laplace_bag_means
 from bvjax.data import sample_aggregate_regression
 from bvjax.diagnostics import bias_variance
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import errorbars, label_axes, plt, save_figure
 
 
 def _theta(config):
@@ -49,14 +45,12 @@ def _estimator(config, theta, k, private):
     return estimate
 
 
-# Each cell's meter is its own jitted call, and evaluate runs eagerly (see launch/experiments:
+# Each cell's meter is its own jitted call, and measure runs eagerly (see launch/experiments:
 # one XLA:CPU program holding every cell's batched linear solves hung at execution).
-jit_evaluate = False
 _meter = jax.jit(bias_variance, static_argnames=("estimator", "num_draws"))
 
 
-def evaluate(config, state, key):
-    del state
+def measure(config, key):
     theta = _theta(config)
     reference = {f"rho{rho:g}": theta for rho in config.rhos}
     metrics = {}
@@ -84,15 +78,11 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         for k in ks:
             v = np.array([rec[f"risk/{private}/k{k}/rho{r:g}"] for r in rhos])
             se = np.array([rec[f"risk_se/{private}/k{k}/rho{r:g}"] for r in rhos])
-            ax.errorbar(rhos, v, yerr=2 * se, marker="o", capsize=3, label=f"k={k}")
-        ax.set_yscale("log")
-        ax.set_xlabel("ρ (0: bag-level loss, 1: instance-level loss)")
-        ax.set_ylabel("risk ‖θ̂ − θ₀‖²")
-        ax.set_title("no privacy" if private == "plain" else f"label DP, ε={config.dp_epsilon:g}, C={config.dp_clip:g}")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "aggregate_responses.png", dpi=100)
-    plt.close(fig)
+            errorbars(ax, rhos, v, se, label=f"k={k}")
+        title = "no privacy" if private == "plain" else f"label DP, ε={config.dp_epsilon:g}, C={config.dp_clip:g}"
+        label_axes(ax, yscale="log", xlabel="ρ (0: bag-level loss, 1: instance-level loss)",
+                   ylabel="risk ‖θ̂ − θ₀‖²", title=title)
+    save_figure(fig, workdir / "aggregate_responses.png")
     lines = [
         "# Aggregate responses: risk of the interpolating estimator vs ρ and bag size",
         "",

@@ -35,16 +35,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.multimodal import arl_coefficients, arl_gradient_scale, arl_loss, shared_head_logits
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import mean_se, seed_mean_se
+from launch.report import mean_se, plt, save_figure, seed0_summary, seed_mean_se
 
 METHODS = ("plain", "aux", "ogm", "arl", "arl_clamp0", "arl_released")
 _FIELDS = ("num_classes", "dim", "hidden", "num_train", "num_test", "signal", "train_batch", "learning_rate",
@@ -156,11 +151,8 @@ def _run_fn(static, method):
     return jax.jit(run)
 
 
-jit_evaluate = False
 
-
-def evaluate(config, state, key):
-    del state
+def measure(config, key):
     metrics = {}
     static = _static(config)
     for s in range(config.num_seeds):
@@ -175,7 +167,7 @@ def evaluate(config, state, key):
 
 
 def progress(record: dict[str, Any]) -> str:
-    return " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in record.items() if k.startswith("acc/") and k.endswith("/s0"))
+    return seed0_summary(record, "acc")
 
 
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
@@ -192,9 +184,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     axes[1].axhline(config.sigma_v**2 / config.sigma_a**2, ls="--", c="k", label="σ_v²/σ_a²")
     axes[1].set_yscale("log")
     axes[1].legend()
-    fig.tight_layout()
-    fig.savefig(workdir / "arl_modalities.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "arl_modalities.png")
     lines = [
         "# ARL in miniature: two modalities with unequal noise",
         "",

@@ -1,7 +1,7 @@
 """Baselines for sparse rollouts: GRPO's mean, RLOO, V0.5 and OBLR-PO by group size and prior error.
 
-A measurement, not a training run (the config sets ``num_steps = 0``; the loop's
-step-0 evaluation does all the work). A population of ``num_prompts`` prompts has
+A measurement, not a training run (``measure``, run once by launch/measure.py, one
+jitted program). A population of ``num_prompts`` prompts has
 known pass rates p ~ U(p_low, p_high); each prompt's policy is a Bernoulli with logit
 θ = logit(p), so a rollout's reward is r ~ Bernoulli(p), its score is
 ∂ log π(r)/∂θ = r − p, and the exact policy gradient is p (1 − p). A value model's
@@ -21,19 +21,17 @@ and ``prior`` (v alone, for reference).
 
 from __future__ import annotations
 
+import functools
 import pathlib
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 
 from bvjax.diagnostics import bias_variance
 from bvjax.rl import group_advantages, optimal_baseline_advantages, rloo_advantages, v05_baseline
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import errorbars, label_axes, plt, save_figure
 
 BASELINES = ("mean", "rloo", "v05", "oblr", "prior")
 
@@ -61,8 +59,7 @@ def _advantages(name, rewards, p, prior):
     raise KeyError(f"baseline: unknown {name!r}; valid: {list(BASELINES)}")
 
 
-def evaluate(config, state, key):
-    del state
+def _measure(config, key):
     p, noise = _population(config)
     exact = p * (1 - p)
     metrics = {}
@@ -93,6 +90,11 @@ def evaluate(config, state, key):
     return metrics
 
 
+def measure(config, key):
+    """The figures of every cell, as one jitted program (config fields are static)."""
+    return jax.jit(functools.partial(_measure, config))(key)
+
+
 def progress(record: dict[str, Any]) -> str:
     return f"{sum(k.startswith('grad_mse/') for k in record)} settings measured"
 
@@ -107,15 +109,10 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
             for name in BASELINES:
                 v = np.array([rec[f"{metric}/G{g}/s{level:g}/{name}"] for g in groups])
                 se = np.array([rec[f"{metric}_se/G{g}/s{level:g}/{name}"] for g in groups])
-                ax.errorbar(groups, v, yerr=2 * se, marker="o", capsize=3, label=name)
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.set_xlabel("group size G")
-            ax.set_title(f"{'gradient' if row == 0 else 'baseline'} MSE, prior error s={level:g}")
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "baseline_mse.png", dpi=100)
-    plt.close(fig)
+                errorbars(ax, groups, v, se, label=name)
+            label_axes(ax, xscale="log", xbase=2, yscale="log", xlabel="group size G",
+                       title=f"{'gradient' if row == 0 else 'baseline'} MSE, prior error s={level:g}")
+    save_figure(fig, workdir / "baseline_mse.png")
 
     lines = [
         "# Baselines for sparse rollouts: MSE by group size and prior error",

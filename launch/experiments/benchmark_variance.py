@@ -1,7 +1,7 @@
 """Madaan et al. 2024 in miniature: seed variance, bootstrap CIs, monotonicity and item selection on a synthetic benchmark.
 
-A measurement, not a training run (``num_steps = 0``; the step-0 evaluation does the
-work). The benchmark is generated from a 2PL IRT model: N items with discrimination
+A measurement, not a training run (``measure``, run once by launch/measure.py, one
+jitted program). The benchmark is generated from a 2PL IRT model: N items with discrimination
 a_j (log-normal; for each share in ``noisy_fractions`` a benchmark where that fraction of
 items is "broken" with a near-zero a_j, e.g. mislabelled or ambiguous) and difficulty b_j. Two training configurations A and B
 (B better by ``gap`` in final ability) are each "pretrained" with K seeds and
@@ -28,12 +28,12 @@ sqrt((s_A^2 + s_B^2)/2) / |mean_B - mean_A| (lower: the gap stands out of the se
 
 from __future__ import annotations
 
+import functools
 import pathlib
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 
 from bvjax.stats import (
@@ -45,9 +45,7 @@ from bvjax.stats import (
     normal_score_ci,
     seed_stats,
 )
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import plt, save_figure
 
 SELECTORS = ("point_biserial", "irt_a", "random")
 
@@ -132,8 +130,7 @@ def _replication(config, key, noisy_fraction):
     return out
 
 
-def evaluate(config, state, key):
-    del state
+def _measure(config, key):
     keys = jax.random.split(key, config.num_replications)
     metrics = {}
     for nf in config.noisy_fractions:  # the same keys: paired benchmarks with and without broken items
@@ -147,6 +144,11 @@ def evaluate(config, state, key):
             std, gap = ("seed_std", "gap") if tail == "full" else (f"seed_std/{tail}", f"gap/{tail}")
             metrics[f"nf{nf:g}/ratio_of_means/{tail}"] = jnp.mean(per[std]) / jnp.mean(per[gap])
     return metrics
+
+
+def measure(config, key):
+    """The figures of every cell, as one jitted program (config fields are static)."""
+    return jax.jit(functools.partial(_measure, config))(key)
 
 
 def progress(record: dict[str, Any]) -> str:
@@ -214,9 +216,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     axes[2].set_ylabel("seed std / gap (A vs B)")
     axes[2].set_title("item selection by discrimination")
     axes[2].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(workdir / "benchmark_variance.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "benchmark_variance.png")
     lines = [
         "# Benchmark variance (Madaan et al. 2024) on a synthetic 2PL benchmark",
         "",

@@ -28,7 +28,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
@@ -41,11 +40,7 @@ from bvjax.data import (
 from bvjax.diagnostics import bias_variance
 from bvjax.preference import bvpo_alpha_estimate, bvpo_empty_trace_loss, bvpo_trace_loss
 from bvjax.transforms import bvpo_mix
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, save_figure, series
 
 HAT = "hat"
 
@@ -329,9 +324,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     ax.set_xlabel("step")
     ax.set_title(f"exact marginal DPO loss, mean ± sd over {config.num_seeds} seeds")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "bvpo_toy.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "bvpo_toy.png")
 
     argmin0 = _grid_argmin(first, alphas)
     evals = [r for r in history if "alpha_hat" in r]

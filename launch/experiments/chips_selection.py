@@ -1,7 +1,7 @@
 """CHIPS in miniature: selecting pool pairs for target-domain fine-tuning of a tiny CLIP-style model.
 
-A measurement (``num_steps = 0``; the step-0 evaluation does the work, eagerly, one jitted
-program per stage). Model: frozen random nonlinear "encoders" (x = tanh(zA_x + noise),
+A measurement (``measure``, run once by launch/measure.py, eagerly, one jitted program
+per stage). Model: frozen random nonlinear "encoders" (x = tanh(zA_x + noise),
 y = tanh(zA_y + noise) from a latent concept z) and trainable linear projection heads
 W_v, W_t with a learned logit scale: the endpoint subspace ϑ = {W_v, W_t, τ} of CHIPS.
 The heads are pre-trained with symmetric InfoNCE on general-domain pairs, whose latent
@@ -26,16 +26,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 from scipy import stats
 
 from bvjax.selection import chips_scores, jl_projection, learnability_weight, relevance_weight
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import plt, save_figure
 
 METHODS = ("random", "tracin", "newton", "chips_exact", "chips", "full")
 
@@ -217,11 +214,9 @@ def _one_seed(config, seed):
     return out
 
 
-jit_evaluate = False
 
-
-def evaluate(config, state, key):
-    del state, key
+def measure(config, key):
+    del key
     runs = [_one_seed(config, s) for s in range(config.num_seeds)]
     for r in runs:  # paired differences: every selector sees the same pool and pre-trained heads
         for m in METHODS:
@@ -250,9 +245,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     ax.set_ylabel(f"target image→text recall@1 (of {config.test_size})")
     ax.set_title(f"{config.fraction:.0%} of a {config.pool_size}-pair pool, {config.num_seeds} seeds (±2 SE)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "chips_selection.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "chips_selection.png")
     f = lambda name: f"{rec[name]:.3f} ± {rec[name + '_se']:.3f}"
     lines = [
         "# CHIPS: selecting pool pairs for target-domain fine-tuning of a tiny CLIP",

@@ -29,17 +29,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import ml_collections
 import numpy as np
 import optax
 
 from bvjax.rl import aggregate_loss, dcpo_advantages, dcpo_temperature, group_advantages, ppo_clip_loss
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, pm, save_figure, series
 
 METHODS = ("grpo", "dcpo")
 
@@ -176,9 +171,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         ax.legend()
     axes[0].axhline(config.entropy_base, color="k", linestyle="--", linewidth=0.8)
     axes[0].axhline(np.log(config.num_correct), color="grey", linestyle=":", linewidth=0.8)
-    fig.tight_layout()
-    fig.savefig(workdir / "dcpo_entropy.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "dcpo_entropy.png")
 
     marks = sorted({s for s in (config.num_steps // 4, config.num_steps // 2, config.num_steps) if s > 0})
     lines = [
@@ -201,9 +194,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         for name in config.methods:
             alpha = r.get(f"alpha/{name}", float("nan"))
             lines.append(
-                f"| {step} | {name} | {r[f'entropy/{name}']:.3f} ± {r[f'entropy_std/{name}']:.3f} | "
-                f"{r[f'reward/{name}']:.3f} ± {r[f'reward_std/{name}']:.3f} | "
-                f"{r[f'coverage/{name}']:.2f} ± {r[f'coverage_std/{name}']:.2f} | "
+                f"| {step} | {name} | {pm(r[f'entropy/{name}'], r[f'entropy_std/{name}'])} | "
+                f"{pm(r[f'reward/{name}'], r[f'reward_std/{name}'])} | "
+                f"{pm(r[f'coverage/{name}'], r[f'coverage_std/{name}'], '.2f')} | "
                 f"{'—' if name == 'grpo' else f'{alpha:.3f}'} |")
     lines += ["", "![curves](dcpo_entropy.png)", ""]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Double descent, measured: random-features regression as the width passes the sample size.
 
-A measurement (``num_steps = 0``; the step-0 evaluation does the work). Each seed draws
+A measurement (``measure``, run once by launch/measure.py). Each seed draws
 a training set of n points x ~ N(0, I_d) with targets y = f(x) + σε, where
 f(x) = ⟨w, x⟩ + 0.5 tanh(⟨v, x⟩ √d) (w, v fixed unit vectors), and a test set of
 ``num_test`` points with their noiseless targets f(x). The learner at width p draws a
@@ -27,15 +27,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 
 from bvjax.diagnostics import bias_variance_decomp
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-jit_evaluate = False  # one jitted program per width
+from launch.report import plt, save_figure
 
 
 def _truth(config):
@@ -94,8 +89,7 @@ def _measure_width(config, width, keys):
     return jax.jit(jax.vmap(one_seed))(keys)  # [seeds, 4]
 
 
-def evaluate(config, state, key):
-    del state
+def measure(config, key):
     keys = jax.random.split(key, config.num_seeds)
     metrics = {}
     for width in config.widths:
@@ -128,9 +122,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     ax.set_xlabel("width p / n  (dashed: p = n; dotted: p = 0.632 n, distinct points in a resample)")
     ax.set_ylabel("error against the noiseless target")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "double_descent.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "double_descent.png")
     test = get("test_mse")
     peak = int(widths[np.argmax(test)])
     var_peak = int(widths[np.argmax(get("variance"))])

@@ -30,7 +30,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
@@ -42,11 +41,7 @@ from bvjax.continual import (
     preference_weights,
     sample_hdr_box,
 )
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import mean_se
+from launch.report import label_axes, mean_se, plt, save_figure
 
 _FIELDS = ("angle_deg", "noise", "num_train", "num_test", "num_population", "prior_scales", "vi_steps",
            "vi_samples", "vi_lr", "num_preferences", "num_models", "alpha")
@@ -162,11 +157,9 @@ def _run_fn(static):
     return jax.jit(run)
 
 
-jit_evaluate = False
 
-
-def evaluate(config, state, key):
-    del state, key
+def measure(config, key):
+    del key
     metrics = {}
     ws = np.linspace(0.0, 1.0, config.num_preferences)
     for s in range(config.num_seeds):
@@ -196,13 +189,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         b = [_avg(rec, f"acc_b/{name}", config, w)[0] for w in ws]
         ax.plot(a, b, style, ms=4, label={"pareto": "θ*_w (retrained per w)", "mean": "IBCL zero-shot (HDR centre)",
                                           "best": f"IBCL best of {config.num_models} HDR samples"}[name])
-    ax.set_xlabel("test accuracy, task A")
-    ax.set_ylabel("test accuracy, task B")
-    ax.set_title(f"preference sweep w_A ∈ [0, 1], {config.num_seeds} seeds")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "ibcl_toy.png", dpi=100)
-    plt.close(fig)
+    label_axes(ax, xlabel="test accuracy, task A", ylabel="test accuracy, task B",
+               title=f"preference sweep w_A ∈ [0, 1], {config.num_seeds} seeds")
+    save_figure(fig, workdir / "ibcl_toy.png")
     lines = [
         "# IBCL in miniature: zero-shot preference models on two conflicting tasks",
         "",

@@ -1,7 +1,6 @@
 """Tian et al. 2021 in miniature: Kriging active learning, error vs number of experiments per utility.
 
-A measurement, not a training run (``num_steps = 0``; the step-0 evaluation does the
-work). Two pool-based problems: the 1-D Forrester curve on a grid of ``curve_pool``
+A measurement, not a training run (``measure``, run once by launch/measure.py). Two pool-based problems: the 1-D Forrester curve on a grid of ``curve_pool``
 points, and the Hartmann-3 surface on ``hartmann_pool`` uniform points in [0, 1]³
 (maximising −f, i.e. hunting its minimum). Responses are standardised over the pool (mean
 0, std 1), so the error is a normalised RMSE and the noise level a fraction of the
@@ -20,15 +19,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 
 from bvjax.selection import forrester_curve, hartmann3, kriging_active_learning
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import mean_se
+from launch.report import label_axes, mean_se, plt, save_figure
 
 PROBLEMS = ("forrester", "hartmann3")
 LABELS = {"max_variance": "MV", "expected_improvement": "EI", "knowledge_gradient": "KG", "ucb": "UCB",
@@ -84,13 +78,11 @@ def _cell(config: _Settings, x, truth, n0, steps, noise_frac, utility, key):
     return jax.vmap(one)(jax.random.split(key, config.num_seeds))
 
 
-# Each cell is its own jitted call; evaluate runs eagerly (see launch/experiments).
-jit_evaluate = False
+# Each cell is its own jitted call; measure runs eagerly (see launch/experiments).
 _cell_jit = jax.jit(_cell, static_argnums=(0, 3, 4, 5, 6))
 
 
-def evaluate(config, state, key):
-    del state
+def measure(config, key):
     metrics = {}
     for pi, name in enumerate(PROBLEMS):
         x, truth, n0, steps = _problem(config, name)
@@ -129,14 +121,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
                 m, se = _curve(rec, f"{name}/noise{noise:g}/{utility}", ns)
                 ax.plot(ns, m, label=LABELS[utility])
                 ax.fill_between(ns, m - se, m + se, alpha=0.2)
-            ax.set_yscale("log")
-            ax.set_xlabel("number of experiments")
-            ax.set_ylabel("normalised RMSE of the posterior mean")
-            ax.set_title(f"{name}, noise sd {noise:g} (x function std)")
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "kriging_al.png", dpi=100)
-    plt.close(fig)
+            label_axes(ax, yscale="log", xlabel="number of experiments", ylabel="normalised RMSE of the posterior mean",
+                       title=f"{name}, noise sd {noise:g} (x function std)")
+    save_figure(fig, workdir / "kriging_al.png")
     lines = [
         "# Kriging active learning: error vs number of experiments per utility",
         "",

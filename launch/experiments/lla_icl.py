@@ -51,7 +51,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
@@ -61,11 +60,7 @@ from bvjax.attention import (
     local_linear_attention_chunked,
     softmax_attention,
 )
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import mean_se, series
+from launch.report import mean_se, plt, save_figure, series
 
 MECHANISMS = ("softmax", "global", "lla_fixed", "lla")
 TASKS = ("piecewise", "linear")
@@ -304,9 +299,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     for ax in axes:
         ax.set_yscale("log")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "lla_icl.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "lla_icl.png")
 
     labels = [f"{a}–{b - 1}" for a, b in summ["buckets"]]
     lines = [

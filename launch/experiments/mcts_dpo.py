@@ -27,16 +27,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.preference import dpo_loss, mcts_step_pairs
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, save_figure, series
 
 RUNS = ("cdpo", "dpo")
 
@@ -226,9 +221,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     for ax in axes:
         ax.set_xlabel("DPO iteration")
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(workdir / "mcts_dpo.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "mcts_dpo.png")
     ops = [f"+{a}" for a in config.adds] + [f"×{m}" for m in config.muls]
     lines = [
         "# MCTS-DPO in miniature: step-level pairs from tree search, iterative DPO",

@@ -1,7 +1,6 @@
 """Distiller's MI-α in miniature: bias and variance of the MI estimate vs α on Gaussians with known MI.
 
-A measurement, not a training run (``num_steps = 0``; the step-0 evaluation does the
-work). For each setting (d, ρ) the pairs are x ~ N(0, I_d), y = ρx + √(1−ρ²)ε, whose
+A measurement, not a training run (``measure``, run once by launch/measure.py). For each setting (d, ρ) the pairs are x ~ N(0, I_d), y = ρx + √(1−ρ²)ε, whose
 mutual information is known: I = −(d/2) log(1 − ρ²). Each draw is a minibatch of K pairs
 scored by the optimal critic f(x, y) = log p(y|x) − log p(y) (the critic the bounds are
 tight at, so what is measured is the estimator, not critic learning), with baseline
@@ -25,15 +24,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.diagnostics import bias_variance
 from bvjax.distill import mi_alpha_bound
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import plt, pm, save_figure
 
 
 def true_mi(dim: int, rho: float) -> float:
@@ -106,25 +102,27 @@ def _estimator(config, dim, rho):
     return estimate
 
 
-# Each setting's meter is its own jitted program; evaluate runs eagerly.
-jit_evaluate = False
+# Each setting's meter is its own jitted program; measure runs eagerly.
 _meter = jax.jit(bias_variance, static_argnames=("estimator", "num_draws"))
 _chunked_meter = jax.jit(bias_variance, static_argnames=("estimator", "num_draws", "chunk_size"))
 
 
-def evaluate(config, state, key):
-    del state
+def _meter_metrics(r, leaf_name, t):
+    """One estimator's meter figures, keyed ``<figure>/<t>``."""
+    leaf = r.per_leaf[leaf_name]
+    return {f"mean/{t}": r.mean[leaf_name], f"bias_squared/{t}": leaf.bias_squared,
+            f"bias_squared_se/{t}": leaf.bias_squared_stderr, f"variance/{t}": leaf.variance,
+            f"variance_se/{t}": leaf.variance_stderr, f"mse/{t}": leaf.mse, f"mse_se/{t}": leaf.mse_stderr}
+
+
+def measure(config, key):
     metrics = {}
     for si, (dim, rho) in enumerate(config.settings):
         mi = true_mi(dim, rho)
         reference = {_tag(a): jnp.float32(mi) for a in config.alphas}
         r = _meter(_estimator(config, dim, rho), reference, jax.random.fold_in(key, si), num_draws=config.meter_draws)
         for a in config.alphas:
-            leaf, t = r.per_leaf[_tag(a)], f"s{si}/{_tag(a)}"
-            metrics.update({f"mean/{t}": r.mean[_tag(a)], f"bias_squared/{t}": leaf.bias_squared,
-                            f"bias_squared_se/{t}": leaf.bias_squared_stderr, f"variance/{t}": leaf.variance,
-                            f"variance_se/{t}": leaf.variance_stderr, f"mse/{t}": leaf.mse,
-                            f"mse_se/{t}": leaf.mse_stderr})
+            metrics.update(_meter_metrics(r, _tag(a), f"s{si}/{_tag(a)}"))
         metrics[f"true_mi/s{si}"] = jnp.float32(mi)
     if config.learned_steps:
         dim, rho = config.learned_setting
@@ -143,11 +141,7 @@ def evaluate(config, state, key):
         r = _chunked_meter(estimate, reference, jax.random.fold_in(key, 200), num_draws=config.learned_draws,
                            chunk_size=32)
         for a in config.alphas:
-            leaf, t = r.per_leaf[_tag(a)], f"learned/{_tag(a)}"
-            metrics.update({f"mean/{t}": r.mean[_tag(a)], f"bias_squared/{t}": leaf.bias_squared,
-                            f"bias_squared_se/{t}": leaf.bias_squared_stderr, f"variance/{t}": leaf.variance,
-                            f"variance_se/{t}": leaf.variance_stderr, f"mse/{t}": leaf.mse,
-                            f"mse_se/{t}": leaf.mse_stderr})
+            metrics.update(_meter_metrics(r, _tag(a), f"learned/{_tag(a)}"))
         metrics["true_mi/learned"] = jnp.float32(mi)
     return metrics
 
@@ -163,6 +157,14 @@ def _trend(values):
     if np.all(d >= 0):
         return "grows monotonically"
     return "is not monotone"
+
+
+def _alpha_rows(rec, alphas, t, mi) -> list[str]:
+    """One table row per α: mean estimate, signed bias, bias², variance and MSE (± SE)."""
+    return [f"| {a:g} | {rec[f'mean/{t(a)}']:.3f} | {rec[f'mean/{t(a)}'] - mi:+.3f} | "
+            f"{pm(rec[f'bias_squared/{t(a)}'], rec[f'bias_squared_se/{t(a)}'], '.3g', '.1g')} | "
+            f"{pm(rec[f'variance/{t(a)}'], rec[f'variance_se/{t(a)}'], '.3g', '.1g')} | "
+            f"{pm(rec[f'mse/{t(a)}'], rec[f'mse_se/{t(a)}'], '.3g', '.1g')} |" for a in alphas]
 
 
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
@@ -195,11 +197,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         ax.legend(fontsize=8)
         lines += [f"## d = {dim}, ρ = {rho:g}: true MI = {mi:.3f} nats", "",
                   "| α | mean estimate | bias | bias² | variance | MSE |", "|---|---|---|---|---|---|"]
-        for a in alphas:
-            lines.append(f"| {a:g} | {rec[f'mean/{t(a)}']:.3f} | {rec[f'mean/{t(a)}'] - mi:+.3f} | "
-                         f"{rec[f'bias_squared/{t(a)}']:.3g} ± {rec[f'bias_squared_se/{t(a)}']:.1g} | "
-                         f"{rec[f'variance/{t(a)}']:.3g} ± {rec[f'variance_se/{t(a)}']:.1g} | "
-                         f"{rec[f'mse/{t(a)}']:.3g} ± {rec[f'mse_se/{t(a)}']:.1g} |")
+        lines += _alpha_rows(rec, alphas, t, mi)
         best = alphas[int(np.argmin([rec[f"mse/{t(a)}"] for a in alphas]))]
         bias = np.array([rec[f"mean/{t(a)}"] for a in alphas]) - mi
         lines += ["", (f"Variance {_trend(var)} in α; the signed bias {_trend(bias)} in α (more negative: "
@@ -213,18 +211,12 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
                   (f"One critic per α, trained {config.learned_steps} Adam steps by maximising I_α itself; "
                    f"then the meter over {config.learned_draws} fresh batches."), "",
                   "| α | mean estimate | bias | bias² | variance | MSE |", "|---|---|---|---|---|---|"]
-        for a in alphas:
-            lines.append(f"| {a:g} | {rec[f'mean/{t(a)}']:.3f} | {rec[f'mean/{t(a)}'] - mi:+.3f} | "
-                         f"{rec[f'bias_squared/{t(a)}']:.3g} ± {rec[f'bias_squared_se/{t(a)}']:.1g} | "
-                         f"{rec[f'variance/{t(a)}']:.3g} ± {rec[f'variance_se/{t(a)}']:.1g} | "
-                         f"{rec[f'mse/{t(a)}']:.3g} ± {rec[f'mse_se/{t(a)}']:.1g} |")
+        lines += _alpha_rows(rec, alphas, t, mi)
         var = np.array([rec[f"variance/{t(a)}"] for a in alphas])
         bias = np.array([rec[f"mean/{t(a)}"] for a in alphas]) - mi
         best = alphas[int(np.argmin([rec[f"mse/{t(a)}"] for a in alphas]))]
         lines += ["", (f"Variance {_trend(var)} in α; the signed bias {_trend(bias)} in α; lowest MSE at "
                        f"α = {best:g}."), ""]
-    fig.tight_layout()
-    fig.savefig(workdir / "mi_alpha.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "mi_alpha.png")
     lines += ["![bias and variance vs alpha](mi_alpha.png)", ""]
     return "\n".join(lines)

@@ -36,7 +36,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 from flax import linen as nn
@@ -44,11 +43,7 @@ from flax import linen as nn
 from bvjax.data import safety_pairs
 from bvjax.preference import dpo_loss, orpo_loss, sequence_logps, sft_loss
 from bvjax.transforms import lora_init, lora_merge
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, save_figure, series
 
 METHODS = ("sft", "dpo", "orpo")
 PHASES = ("align", "misalign", "realign")
@@ -329,9 +324,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         ax.set_xlabel("step (0: aligned; misalign | realign)")
         ax.set_title(f"{title}, mean of {config.num_seeds} seeds")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(workdir / "misalignment.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "misalignment.png")
 
     first = run_name(*runs(config)[0])
     header = "| unsafe (greedy) | unsafe (sampled) | utility | over-refusal (sampled) |"

@@ -25,16 +25,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.data import mqar
 from bvjax.models import TransformerConfig, TransformerLM
-from launch.experiments._history import mean_se, series
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import errorbars, label_axes, mean_se, plt, save_figure, series
 
 
 def model_config(config, attention) -> TransformerConfig:
@@ -175,19 +171,13 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     for a in config.attentions:
         mean = np.array([summ["attentions"][a][str(n)][0] for n in config.eval_pairs])
         se = np.array([summ["attentions"][a][str(n)][1] for n in config.eval_pairs])
-        axes[0].errorbar(pairs, mean, yerr=2 * se, marker="o", capsize=3, label=a)
+        errorbars(axes[0], pairs, mean, se, label=a)
         steps, value = series(history, f"acc/{a}")
         axes[1].plot(steps, value, label=a)
-    axes[0].set_xlabel("key-value pairs")
-    axes[0].set_ylabel("held-out recall accuracy")
-    axes[0].set_title(f"MQAR, L = {config.seq_len}, V = {config.vocab_size} (mean ± 2 SE, {config.num_seeds} seeds)")
-    axes[1].set_xlabel("training step")
-    axes[1].set_ylabel("held-out accuracy (mean over pair counts)")
-    for ax in axes:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "mqar.png", dpi=100)
-    plt.close(fig)
+    label_axes(axes[0], xlabel="key-value pairs", ylabel="held-out recall accuracy",
+               title=f"MQAR, L = {config.seq_len}, V = {config.vocab_size} (mean ± 2 SE, {config.num_seeds} seeds)")
+    label_axes(axes[1], xlabel="training step", ylabel="held-out accuracy (mean over pair counts)")
+    save_figure(fig, workdir / "mqar.png")
     lines = [
         "# Multi-query associative recall: softmax vs LLA vs global ridge attention",
         "",

@@ -1,6 +1,6 @@
 """Mean-variance portfolios with sample, Ledoit–Wolf and factor covariances, and their ensembles, out of sample.
 
-A measurement (``num_steps = 0``; evaluate runs eagerly, one jitted cell per seed and
+A measurement (``measure``, run once by launch/measure.py, eagerly; one jitted cell per seed and
 window). Simulated daily returns of ``num_assets`` assets from a factor model
 r_t = α + B f_t + ε_t whose loadings and means change at ``regime_change`` (a regime
 change the estimators do not know about). Every ``rebalance`` days each strategy
@@ -27,7 +27,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import ml_collections
 import numpy as np
 
@@ -42,9 +41,7 @@ from bvjax.finance import (
     sample_covariance,
     sharpe_ratio,
 )
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import plt, save_figure
 
 ESTIMATORS = ("sample", "ledoit_wolf", "factor")
 BASE = tuple(f"{e}_{k}" for e in ESTIMATORS for k in ("mv", "mean_var")) + ("equal",)
@@ -131,11 +128,8 @@ def _cell(config, window, key):
     return jnp.stack([port[name] for name in ALL])
 
 
-jit_evaluate = False
 
-
-def evaluate(config, state, key):
-    del state
+def measure(config, key):
     frozen = ml_collections.FrozenConfigDict(config)  # hashable: a static argument of the jitted cell
     metrics = {}
     for w in config.windows:
@@ -186,9 +180,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     axes[1].barh(names, [rec[f"sharpe/w{w_mid}/{n}"] for n in names],
                  xerr=[rec[f"sharpe_sd/w{w_mid}/{n}"] for n in names], capsize=2)
     axes[1].set_xlabel(f"out-of-sample Sharpe, window {w_mid} (mean ± sd over {config.num_seeds} seeds)")
-    fig.tight_layout()
-    fig.savefig(workdir / "portfolio_ensemble.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "portfolio_ensemble.png")
     lines = [
         "# Portfolios out of sample: sample vs Ledoit–Wolf vs factor covariance, and strategy ensembles",
         "",

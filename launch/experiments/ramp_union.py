@@ -31,17 +31,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 from flax import linen as nn
 
 from bvjax.robust import gp_merge, pgd_l1, pgd_l2, pgd_linf, ramp_loss, select_max_adv, union_accuracy
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import seed_mean_se
+from launch.report import plt, save_figure, seed0_summary, seed_mean_se
 
 METHODS = ("natural", "linf_at", "l1_at", "max", "ramp", "ramp_gp")
 NORMS = ("linf", "l2", "l1")
@@ -183,11 +178,8 @@ def _robust_eval(config, params, key):
     return _eval_fn(_static(config))(params, jnp.asarray(xte), jnp.asarray(yte), key)
 
 
-jit_evaluate = False
 
-
-def evaluate(config, state, key):
-    del state
+def measure(config, key):
     metrics = {}
     for s in range(config.num_seeds):
         for method in config.methods:
@@ -201,7 +193,7 @@ def evaluate(config, state, key):
 
 
 def progress(record: dict[str, Any]) -> str:
-    return " ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in record.items() if k.startswith("union/") and k.endswith("/s0"))
+    return seed0_summary(record, "union")
 
 
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
@@ -218,9 +210,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     ax.set_ylabel("test accuracy")
     ax.set_title(f"digits MLP, ε∞={config.eps_linf:g}, ε2={config.eps_l2:g}, ε1={config.eps_l1:g} (PGD)")
     ax.legend(fontsize=8, ncol=3)
-    fig.tight_layout()
-    fig.savefig(workdir / "ramp_union.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "ramp_union.png")
     lines = [
         "# RAMP in miniature: union accuracy on scikit-learn digits",
         "",

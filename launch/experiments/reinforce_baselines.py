@@ -20,19 +20,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import ml_collections
 import numpy as np
 import optax
 
 from bvjax.data import bandit_expected_return, bandit_policy_gradient, bandit_reinforce_gradient
 from bvjax.diagnostics import bias_variance
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from launch.configs.common import Field
-from launch.experiments._history import series
+from launch.report import plt, save_figure, series
 
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
 
@@ -166,9 +161,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     for ax in axes:
         ax.set_xlabel("step")
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(workdir / "reinforce_baselines.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "reinforce_baselines.png")
 
     g = config.group_size
     lines = [

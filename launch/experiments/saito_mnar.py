@@ -32,7 +32,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
@@ -47,11 +46,7 @@ from bvjax.counterfactual import (
 )
 from bvjax.data import sample_mnar_feedback, synthetic_mnar_factors
 from bvjax.diagnostics import bias_variance
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, save_figure, series
 
 
 def _clip_of(name: str) -> float | None:
@@ -255,9 +250,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         ax.set_xlabel("step")
         ax.set_title(f"DCG@5 (Saito discount, normalised), {subset} items")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "saito_mnar.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "saito_mnar.png")
 
     clicks = np.asarray(data["clicks"])
     lines = [

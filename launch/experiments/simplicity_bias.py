@@ -18,16 +18,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 from flax import linen as nn
 
 from bvjax.data import lms_data, ms57_data, randomize_coordinates
-from launch.experiments._history import series
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from launch.report import plt, save_figure, series
 
 SIMPLE = {"lms5": "linear", "ms57": "5-slab"}
 COMPLEX = {"lms5": "5-slab", "ms57": "7-slab"}
@@ -164,9 +160,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     ax.set_ylabel(f"test AUC (mean over {config.num_seeds} seeds)")
     ax.set_title(f"Simplicity bias on {config.dataset.upper()} (d = {config.dim})")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "simplicity_bias.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "simplicity_bias.png")
 
     def cell(name):
         return f"{rec[name]:.3f} ± {rec[name + '_se']:.3f} [{rec[name + '_min']:.3f}, {rec[name + '_max']:.3f}]"

@@ -29,18 +29,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 
 from bvjax.data import tajwar_bandit
 from bvjax.preference import dpo_loss, ipo_loss, reward_pairs
 from bvjax.rl import group_advantages
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import label_axes, plt, save_figure, series
 
 SAMPLERS = ("offline", "on_policy")
 
@@ -197,13 +192,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
             ls = "-" if run.startswith("on_policy") else "--"
             ax.plot(steps * per_round, v, ls, label=run)
             ax.fill_between(steps * per_round, v - 2 * se, v + 2 * se, alpha=0.12)
-        ax.set_xlabel("samples drawn")
-        ax.set_ylabel("E_π r(a)")
-        ax.set_title(f"reward peak at bin {peak:g} ({'off' if peak > 40 else 'on'} the reference mode)")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(workdir / "tajwar_bandit.png", dpi=100)
-    plt.close(fig)
+        label_axes(ax, xlabel="samples drawn", ylabel="E_π r(a)", legend=7,
+                   title=f"reward peak at bin {peak:g} ({'off' if peak > 40 else 'on'} the reference mode)")
+    save_figure(fig, workdir / "tajwar_bandit.png")
 
     lines = [
         "# Tajwar et al's didactic bandit: on-policy sampling and negative gradients",

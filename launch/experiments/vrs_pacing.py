@@ -26,14 +26,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 
 from bvjax.fairness import impression_variance_summary, pacing_multiplier_update
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from launch.experiments._history import series
+from launch.report import plt, save_figure, series
 
 NUM_CLASSES = 2
 
@@ -138,9 +133,7 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     axes[1].set_xlabel("round")
     axes[1].set_ylabel(f"share of ads with variance <= {config.threshold:g}")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(workdir / "vrs_pacing.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, workdir / "vrs_pacing.png")
     first, last = history[0], history[-1]
     rows = [r for r in history if "tv_mean/vrs" in r]
     lines = [
