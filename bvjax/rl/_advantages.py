@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks, _dispatch
-from pallas_kernels import grouped_advantage as _kernel
+from bvjax import _checks, _dispatch, _segments
+from pallas_kernels import grouped_advantage
 
 SINGLETON_RULES = ("raw", "zero")
 
@@ -53,23 +53,23 @@ def group_stats(rewards, group_ids, valid, implementation, num_groups=None):
     if group_ids is None:
         impl = _dispatch.resolve_implementation(implementation)
     else:
-        impl = _kernel.pick_level_implementation(implementation, rewards.shape[0])
+        impl = grouped_advantage.pick_level_implementation(implementation, rewards.shape[0])
     if group_ids is not None and num_groups is not None:
-        return _kernel.segment_stats(rewards, valid, [group_ids], num_groups)
+        return _segments.segment_stats(rewards, valid, [group_ids], num_groups)
     if group_ids is None:
         if _dispatch.uses_kernel(impl):
-            count, centred, m2 = _kernel.dense_group_stats(rewards, valid, interpret=_dispatch.kernel_interpret(impl))
+            count, centred, m2 = grouped_advantage.dense_group_stats(rewards, valid, interpret=_dispatch.kernel_interpret(impl))
         else:
-            count, centred, m2 = _kernel.dense_group_stats_reference(rewards, valid)
+            count, centred, m2 = _segments.dense_group_stats_reference(rewards, valid)
         shape = rewards.shape
         return jnp.broadcast_to(count[:, None], shape), centred, jnp.broadcast_to(m2[:, None], shape)
     if _dispatch.uses_kernel(impl):
         depth = jnp.where(valid, 0, -1).astype(jnp.int32)
-        keys = _kernel.int32_ids(group_ids)[None]
-        count, centred, m2 = _kernel.level_stats(rewards, jnp.zeros_like(depth), keys, depth,
+        keys = _segments.int32_ids(group_ids)[None]
+        count, centred, m2 = grouped_advantage.level_stats(rewards, jnp.zeros_like(depth), keys, depth,
                                                  interpret=_dispatch.kernel_interpret(impl))
         return count[:, 0], centred[:, 0], m2[:, 0]
-    return _kernel.segment_stats(rewards, valid, [group_ids])
+    return _segments.segment_stats(rewards, valid, [group_ids])
 
 
 def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_ddof, eps, singleton,

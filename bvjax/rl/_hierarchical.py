@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks, _dispatch
+from bvjax import _checks, _dispatch, _segments
 from bvjax.rl import _advantages
-from pallas_kernels import grouped_advantage as _kernel
+from pallas_kernels import grouped_advantage
 
 MODES = ("mean_std_norm", "mean_norm")
 
@@ -29,7 +29,7 @@ def history_keys(state_ids, step_mask, num_levels):
     # Valid steps packed to the front of their row, in order (a scatter, not a sort).
     rows = jnp.broadcast_to(jnp.arange(b)[:, None], (b, t))
     compact = jnp.zeros((b, t), jnp.int32).at[rows, jnp.where(mask, pos, t)].set(
-        _kernel.int32_ids(state_ids), mode="drop")
+        _segments.int32_ids(state_ids), mode="drop")
     keys = [jnp.take_along_axis(compact, jnp.clip(pos - level, 0, t - 1), axis=1).reshape(-1)
             for level in range(num_levels)]
     depth = jnp.where(mask, pos, -1).reshape(-1).astype(jnp.int32)
@@ -38,10 +38,10 @@ def history_keys(state_ids, step_mask, num_levels):
 
 def cluster_stats(values, group, keys, depth, implementation):
     """(count, centred, m2) ``[M, L]`` per row and level, via the kernel or its reference."""
-    impl = _kernel.pick_level_implementation(implementation, values.shape[0])
+    impl = grouped_advantage.pick_level_implementation(implementation, values.shape[0])
     if _dispatch.uses_kernel(impl):
-        return _kernel.level_stats(values, group, keys, depth, interpret=_dispatch.kernel_interpret(impl))
-    return _kernel.level_stats_reference(values, group, keys, depth)
+        return grouped_advantage.level_stats(values, group, keys, depth, interpret=_dispatch.kernel_interpret(impl))
+    return _segments.level_stats_reference(values, group, keys, depth)
 
 
 def _scaled(values, valid):
@@ -115,7 +115,7 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
     _checks.in_range("eps", eps, low=0.0)
     b, t = state_ids.shape
     mask = step_mask.astype(bool).reshape(-1)
-    group = jnp.repeat(_kernel.int32_ids(task_ids), t)
+    group = jnp.repeat(_segments.int32_ids(task_ids), t)
     normalize = mode == "mean_std_norm"
     episode = jnp.broadcast_to(episode_returns.astype(jnp.float32)[:, None], (b, t)).reshape(-1)
     step = step_returns.astype(jnp.float32).reshape(-1)
@@ -124,7 +124,7 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
     depth = jnp.where(mask, 0, -1).astype(jnp.int32)
     parts = []
     for values, keys, singleton in ((episode, jnp.zeros((1, b * t), jnp.int32), "raw"),
-                                    (step, _kernel.int32_ids(state_ids).reshape(1, -1), "zero")):
+                                    (step, _segments.int32_ids(state_ids).reshape(1, -1), "zero")):
         stats = cluster_stats(jnp.ldexp(values, -exponent), group, keys, depth, implementation)
         count, centred, m2 = (x[:, 0] for x in stats)
         parts.append(_advantages.normalise(values, mask, count, centred, m2, exponent, normalize=normalize,
@@ -228,7 +228,7 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
     num_levels = history_length + 1
     mask = step_mask.astype(bool).reshape(-1)
     keys, depth = history_keys(state_ids, step_mask, num_levels)
-    group = jnp.repeat(_kernel.int32_ids(task_ids), t)
+    group = jnp.repeat(_segments.int32_ids(task_ids), t)
     values, exponent = _scaled(step_returns.reshape(-1), mask)
     count, centred, m2 = cluster_stats(values, group, keys, depth, implementation)
     std_norm = mode == "mean_std_norm"
