@@ -37,15 +37,18 @@ def check_level_inputs(values, group, keys, depth):
 
 
 def dense_group_stats_reference(values: jax.Array, valid: jax.Array):
-    """Plain-jnp `dense_group_stats` (the XLA path): same shifted two-pass formulas."""
-    v = values.astype(jnp.float32)
+    """Plain-jnp `dense_group_stats` (the XLA path): same shifted two-pass formulas.
+
+    Computed in `bvjax._numerics.compute_dtype` of ``values`` (float64 stays float64).
+    """
+    dt = _numerics.compute_dtype(values)
+    v = values.astype(dt)
     ok = valid.astype(bool)
-    n = jnp.sum(ok, axis=1).astype(jnp.float32)
-    shift = jnp.max(jnp.where(ok, v, -jnp.inf), axis=1)
-    shift = jnp.where(n > 0, shift, 0.0)
-    d = jnp.where(ok, v - shift[:, None], 0.0)
-    offset = jnp.sum(d, axis=1) / jnp.maximum(n, 1.0)
-    c = jnp.where(ok, d - offset[:, None], 0.0)
+    n = jnp.sum(ok, axis=1).astype(dt)
+    shift = jnp.max(jnp.where(ok, v, -jnp.inf), axis=1, keepdims=True)
+    d = jnp.where(ok, v - jnp.where(n[:, None] > 0, shift, 0.0), 0.0)
+    offset = jnp.sum(d, axis=1, keepdims=True) / jnp.maximum(n[:, None], 1.0)
+    c = jnp.where(ok, d - offset, 0.0)
     return n, c, jnp.sum(c * c, axis=1)
 
 
@@ -122,36 +125,83 @@ def int32_ids(ids: jax.Array) -> jax.Array:
     return segment_ids([ids.reshape(-1)]).reshape(ids.shape)
 
 
+PROMISE = "promise_in_bounds"  # every segment index below is in range by construction
+
+
+def take(table: jax.Array, seg: jax.Array) -> jax.Array:
+    """``table[seg]`` for indices known to be in range (no bounds check in the gather)."""
+    return table.at[seg].get(mode=PROMISE)
+
+
+def segment_moments(u: jax.Array, seg: jax.Array, num_segments: int, shift: jax.Array):
+    r"""Two-pass moments of the segments ``seg`` of ``u``, shifted by a member of each segment.
+
+    Args:
+        u: [M] float, the values (already in the compute dtype and rescaled).
+        seg: [M] int32 in ``[0, num_segments]``; ``num_segments`` is the bucket of the
+            rows that take no part (its statistics are computed and ignored).
+        num_segments: static int S.
+        shift: [M], for each row the value of some member of its segment (the segment's
+            maximum, or its first row): an all-equal segment then centres to exactly 0.
+
+    Returns:
+        ``(count [S+1], centred [M], m2 [S+1], offset [S+1])``: members per segment,
+        ``u - mean`` per row, the centred sum of squares, and the segment's mean minus
+        its shift (non-finite exactly when a member is non-finite).
+
+    Cost: two scatter-adds and one gather. The count and the shifted sum travel as the
+    real and imaginary parts of one complex scatter-add (a complex scatter costs about
+    as much as a real one on CPU, two real columns twice as much).
+    """
+    d = u - shift
+    packed = jax.lax.complex(d, jnp.ones_like(d))
+    z = jax.ops.segment_sum(packed, seg, num_segments + 1, mode=PROMISE)
+    count = jnp.imag(z)
+    offset = jnp.real(z) / jnp.maximum(count, 1.0)
+    c = d - take(offset, seg)
+    m2 = jax.ops.segment_sum(c * c, seg, num_segments + 1, mode=PROMISE)
+    return count, c, m2, offset
+
+
 def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array],
                   num_segments: int | None = None):
     """Shifted two-pass statistics of the groups given by equal tuples of ``columns``.
 
     Without ``num_segments`` the tuples get canonical ids from `segment_ids` (a hash
-    table). With ``num_segments``, the single column already holds dense ids in
-    ``[0, num_segments)`` and is used as the segment index directly: no hashing. Rows
-    whose id is out of range count as not valid.
+    table), and each group is shifted by its first row's value (a gather). With
+    ``num_segments``, the single column already holds dense ids in ``[0, num_segments)``
+    and is used as the segment index directly (no hashing), and each group is shifted by
+    its maximum (a scatter-max). Rows whose id is out of range count as not valid.
+    Computed in `bvjax._numerics.compute_dtype` of ``values``.
 
-    Returns ``(count, centred, m2)``, each [M] float32, 0 where not ``valid``.
+    Returns ``(count, centred, m2)``, each [M], 0 where not ``valid``.
     """
-    m = values.shape[0]
-    v = values.astype(jnp.float32)
+    v = values.astype(_numerics.compute_dtype(values))
+    seg, size, shift = segment_index(v, valid, columns, num_segments)
+    ok = seg < size
+    count, c, m2, _ = segment_moments(v, seg, size, shift)
+    return jnp.where(ok, take(count, seg), 0.0), jnp.where(ok, c, 0.0), jnp.where(ok, take(m2, seg), 0.0)
+
+
+def segment_index(u: jax.Array, valid: jax.Array, columns: list[jax.Array], num_segments: int | None = None):
+    """``(seg, S, shift)`` for `segment_moments`: the segment of each row (S for rows
+    that are not valid), the number of segments, and each row's shift.
+
+    Hashed (``num_segments=None``): canonical ids of the tuples, ``S = M``, shift = the
+    value of the group's first row (a gather). Dense ids: ``S = num_segments``, shift =
+    the group's maximum (a scatter-max; the rows outside the range go to bucket S).
+    """
+    m = u.shape[0]
     ok = valid.astype(bool)
     if num_segments is None:
-        seg = segment_ids(list(columns), ok)  # invalid rows: id M, a bucket of their own
-        m = m + 1
-    else:
-        (ids,) = columns
-        ok = ok & (ids >= 0) & (ids < num_segments)
-        seg = jnp.where(ok, ids, num_segments).astype(jnp.int32)  # one overflow bucket
-        m = num_segments + 1
-    n = jax.ops.segment_sum(ok.astype(jnp.float32), seg, m)
-    shift = jax.ops.segment_max(jnp.where(ok, v, -jnp.inf), seg, m)
-    shift = jnp.where(n > 0, shift, 0.0)
-    d = jnp.where(ok, v - shift[seg], 0.0)
-    offset = jax.ops.segment_sum(d, seg, m) / jnp.maximum(n, 1.0)
-    c = jnp.where(ok, d - offset[seg], 0.0)
-    m2 = jax.ops.segment_sum(c * c, seg, m)
-    return jnp.where(ok, n[seg], 0.0), c, jnp.where(ok, m2[seg], 0.0)
+        seg = segment_ids(list(columns), ok)  # not valid: M
+        shift = u.at[seg].get(mode="clip")
+        return seg, m, shift
+    (ids,) = columns
+    ok = ok & (ids >= 0) & (ids < num_segments)
+    seg = jnp.where(ok, ids, num_segments).astype(jnp.int32)
+    top = jax.ops.segment_max(u, seg, num_segments + 1, mode=PROMISE)
+    return seg, num_segments, take(top, seg)
 
 
 def level_stats_reference(values: jax.Array, group: jax.Array, keys: jax.Array, depth: jax.Array):
@@ -160,14 +210,24 @@ def level_stats_reference(values: jax.Array, group: jax.Array, keys: jax.Array, 
     Level ``l`` clusters are the classes of the pair (level-``l-1`` cluster, ``k_l``)
     among rows with ``depth >= l`` (level ``-1``: ``group``), so each level hashes two
     int columns: `segment_ids` gives them canonical ids (no sort, no pairwise
-    comparisons) and a shifted two-pass segment reduction gives the statistics.
+    comparisons; the id is the cluster's first row, whose value is the shift) and a
+    shifted two-pass segment reduction gives the statistics. The levels run in a
+    `jax.lax.scan`, so the program holds one level's code whatever the number of levels.
+    Computed in `bvjax._numerics.compute_dtype` of ``values``.
     """
     check_level_inputs(values, group, keys, depth)
     num_levels, m = keys.shape
-    parent = group.astype(jnp.int32)
-    outs = []
-    for level in range(num_levels):
+    v = values.astype(_numerics.compute_dtype(values))
+    depth = depth.astype(jnp.int32)
+
+    def level_step(parent, xs):
+        key, level = xs
         ok = depth >= level
-        parent = segment_ids([parent, keys[level]], ok)
-        outs.append(segment_stats(values, ok, [parent], num_segments=m))
-    return tuple(jnp.stack([o[i] for o in outs], axis=1) for i in range(3))
+        seg = segment_ids([parent, key], ok)  # the cluster's first row; M where not ok
+        count, c, m2, _ = segment_moments(v, seg, m, v.at[seg].get(mode="clip"))
+        stats = (jnp.where(ok, take(count, seg), 0.0), jnp.where(ok, c, 0.0), jnp.where(ok, take(m2, seg), 0.0))
+        return seg, stats
+
+    xs = (keys.astype(jnp.int32), jnp.arange(num_levels, dtype=jnp.int32))
+    _, outs = jax.lax.scan(level_step, group.astype(jnp.int32), xs)
+    return tuple(o.T for o in outs)
