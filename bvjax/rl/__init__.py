@@ -2,6 +2,7 @@
 
 from bvjax.rl._advantages import group_advantages, rloo_advantages
 from bvjax.rl._aggregate import aggregate_loss
+from bvjax.rl._bucket import bucket_pad
 from bvjax.rl._baselines import (
     V05Baseline,
     logit_score_sqnorm,
@@ -45,6 +46,7 @@ __all__ = [
     "RolloutCorrection",
     "V05Baseline",
     "aggregate_loss",
+    "bucket_pad",
     "cispo_loss",
     "dapo_group_filter",
     "dcpo_advantages",
