@@ -83,3 +83,42 @@ def test_rl_uses_no_private_kernel_name(path):
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in kernel_aliases:
             assert not node.attr.startswith("_"), f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}"
+
+
+def _np_partition_stats(values, ids, valid):
+    """(count, centred, m2) per row in float64 by grouping equal ids with a dict."""
+    out = np.zeros((3, len(values)))
+    for g in set(ids[valid].tolist()):
+        idx = np.flatnonzero((ids == g) & valid)
+        x = values[idx].astype(np.float64)
+        out[0, idx], out[1, idx], out[2, idx] = len(x), x - x.mean(), np.sum((x - x.mean()) ** 2)
+    return out
+
+
+@pytest.mark.parametrize("spread", [1, 1 << 20, None])
+def test_segment_stats_same_partition_for_narrow_and_wide_ids(spread):
+    # Ids spanning fewer than M integers take the offset branch (no hashing), wider ids
+    # the hash table; 64-bit-like wide ids (spread None: random int32) too. Same statistics.
+    rng = np.random.default_rng(0)
+    m = 64
+    base = rng.integers(0, 9, m)
+    ids = (base * spread - 5 if spread else rng.integers(-2**31, 2**31 - 1, 9)[base]).astype(np.int32)
+    values = (rng.integers(-4, 5, m) * 0.5).astype(np.float32)
+    valid = rng.random(m) < 0.85
+    for jit in (False, True):
+        fn = jax.jit(_segments.segment_stats, static_argnums=3) if jit else _segments.segment_stats
+        got = fn(jnp.asarray(values), jnp.asarray(valid), [jnp.asarray(ids)], None)
+        for x, y in zip(got, _np_partition_stats(values, ids, valid)):
+            np.testing.assert_allclose(np.asarray(x), y, rtol=1e-6, atol=1e-6)
+
+
+def test_segment_stats_all_equal_group_centres_to_exactly_zero():
+    # The shift is a member of the group (its maximum, or its first row), so an all-equal
+    # group of any size centres to exactly 0 on every branch, even for a non-dyadic value.
+    m = 5000
+    values = jnp.full((m,), 0.1, jnp.float32)
+    for ids, num in ((jnp.zeros(m, jnp.int32), 1), (jnp.zeros(m, jnp.int32), None),
+                     (jnp.full((m,), 2**30, jnp.int32).at[::2].set(-2**30), None)):
+        count, centred, m2 = _segments.segment_stats(values, jnp.ones(m, bool), [ids], num)
+        np.testing.assert_array_equal(np.asarray(centred), 0.0)
+        np.testing.assert_array_equal(np.asarray(m2), 0.0)

@@ -1,4 +1,10 @@
-"""Group-relative advantages: GRPO, Dr.GRPO and RLOO over dense or ragged groups."""
+"""Group-relative advantages: GRPO, Dr.GRPO and RLOO over dense or ragged groups.
+
+Every path computes per-group statistics once and then one per-entry expression,
+``f[g] * centred + g[g] * reward`` (`group_factors`), so the normalisation, the singleton
+rule and the non-finite rule cost one gather of per-group factors. The XLA statistics and
+the profile of where their time goes are in `bvjax._segments`.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +32,6 @@ def _layout(rewards, group_ids, mask, name="rewards", num_groups=None):
     if num_groups is not None:
         valid = valid & (group_ids >= 0) & (group_ids < num_groups)
     return valid
-
-
-def _float(x):
-    """``x`` as a float array in the compute dtype of the dtype policy (`bvjax._numerics`):
-    float64 stays float64, float16/bfloat16 and integers are computed in float32 (ints:
-    the default float)."""
-    return x.astype(_numerics.compute_dtype(x))
 
 
 def scale_exponent(values, valid, axis=None):
