@@ -231,8 +231,10 @@ def segment_index(u: jax.Array, valid: jax.Array, columns: list[jax.Array], num_
         return _with_size(hashed(), m)
     ids = columns[0].astype(jnp.int32)
     limits = jnp.iinfo(jnp.int32)
-    lo = jnp.min(jnp.where(ok, ids, limits.max))
-    hi = jnp.max(jnp.where(ok, ids, limits.min))
+    lo, hi = jax.lax.reduce(  # one variadic reduction: fewer kernels to compile than two
+        (jnp.where(ok, ids, limits.max), jnp.where(ok, ids, limits.min)),
+        (np.int32(limits.max), np.int32(limits.min)),
+        lambda a, b: (jnp.minimum(a[0], b[0]), jnp.maximum(a[1], b[1])), (0,))
     narrow = hi.astype(jnp.uint32) - lo.astype(jnp.uint32) < np.uint32(m)  # exact span, mod 2^32
 
     def offset():

@@ -27,7 +27,9 @@ kernels): `dense_group_stats_reference`, `level_stats_reference`, `segment_stats
   level, it gives each row's pair (level-``l-1`` cluster, ``k_l``) a canonical id with a
   hash table (no sort, no pairwise comparisons) and uses segment sums, ``O(L M)``.
 
-Both return per-row ``(count, centred, m2)``: the number of members, the row's value
+Both compute in float32 whatever the input dtype (inputs are cast; float64 callers get
+float32 statistics from the kernels, while the XLA path in `bvjax._segments` follows the
+input's float dtype, float64 included). Both return per-row ``(count, centred, m2)``: the number of members, the row's value
 minus its group mean, and the group's centred sum of squares. The elementwise
 normalisation (std, eps, singleton rules) is left to the caller, where XLA fuses it.
 

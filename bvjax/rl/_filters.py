@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks, _segments
+from bvjax import _checks, _numerics, _segments
 
 
 def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
@@ -52,7 +52,7 @@ def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
     if not (jnp.issubdtype(rewards.dtype, jnp.number) or rewards.dtype == jnp.bool_):
         raise TypeError(f"rewards: expected float, int or bool, got {rewards.dtype}")
     valid = jnp.ones(rewards.shape, bool) if mask is None else mask
-    r = rewards.astype(jnp.float32)
+    r = rewards.astype(_numerics.compute_dtype(rewards))  # float64 stays float64: no merged near-ties
     bad = (valid & ~jnp.isfinite(r)).astype(jnp.int32)
     if group_ids is None:
         n = jnp.sum(valid, axis=1)

@@ -98,3 +98,12 @@ def test_half_precision_is_computed_and_returned_in_float32(half):
     ret = jnp.asarray([[1.0, 0.5], [0.0, 0.25]], half)
     out = hgpo_advantages(s, ret, jnp.ones((2, 2), bool), jnp.zeros(2, jnp.int32), history_length=1)
     assert out.dtype == jnp.float32
+
+
+def test_dapo_filter_float64_keeps_groups_that_differ_below_float32_precision():
+    from bvjax.rl import dapo_group_filter
+
+    with jax.enable_x64(True):
+        r = jnp.asarray([[1.0, 1.0 + 1e-12], [2.0, 2.0]], jnp.float64)
+        np.testing.assert_array_equal(dapo_group_filter(r), [True, False])
+        np.testing.assert_array_equal(dapo_group_filter(r.reshape(-1), jnp.array([0, 0, 1, 1])), [True, True, False, False])
