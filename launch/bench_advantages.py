@@ -11,8 +11,11 @@ GRPO rows: ``N`` samples in groups of ``--group_size`` given by an id per sample
   no masks, no rescaling, no non-finite rule, no exact zero for all-equal groups;
 - ``ids``: `bvjax.rl.group_advantages(rewards, group_ids, num_groups=N // group_size)`
   (ids promised dense: no hashing), with every guarantee of the library;
-- ``xla``: `bvjax.rl.group_advantages(rewards, hashes)` with arbitrary int32 ids (random
-  32-bit values, one per group: a hash table gives each group a canonical id, no sort);
+- ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` with the same shuffled ids but no
+  ``num_groups``: ids spanning fewer than ``N`` consecutive integers are detected at run
+  time and used directly (no hashing);
+- ``hashed``: the same with arbitrary int32 ids (random 32-bit values, one per group): a
+  hash table gives each group a canonical id, no sort;
 - ``pallas``: the same with ``implementation="pallas"``, timed only on an accelerator
   (interpret mode on CPU is a correctness path, not a speed path);
 - ``loop``: a per-group Python loop in NumPy shaped like verl's
@@ -151,9 +154,9 @@ def main(argv):
           f"over {_REPEATS.value} interleaved repeats of {_INNER.value} calls (loops: {_LOOP_REPEATS.value}), "
           "compilation excluded.")
     print(f"\nGRPO, groups of {_GROUP.value}, shuffled ids")
-    header = (f"{'N':>8} | {'plain s':>9} | {'ids s':>9} | {'xla s':>9} | {'pallas s':>9} | {'loop s':>8} | "
-              f"{'ids/plain':>9} | {'xla/plain':>9} | {'loop/ids':>8} | {'loop/xla':>8} | {'ids GB/s':>8} | "
-              f"{'of copy':>7} | max |xla-loop|")
+    header = (f"{'N':>8} | {'plain s':>9} | {'ids s':>9} | {'xla s':>9} | {'hashed s':>9} | {'pallas s':>9} | "
+              f"{'loop s':>8} | {'ids/plain':>9} | {'xla/plain':>9} | {'hash/plain':>10} | {'loop/ids':>8} | "
+              f"{'loop/hash':>9} | {'ids GB/s':>8} | {'of copy':>7} | max |xla-loop|")
     print(header + "\n" + "-" * len(header))
     rng = np.random.default_rng(0)
     grpo = jax.jit(group_advantages, static_argnames=("implementation", "num_groups"))
@@ -167,7 +170,8 @@ def main(argv):
         paths = {
             "plain": lambda r=r, g=g, k=groups: plain(r, g, k),
             "ids": lambda r=r, g=g, k=groups: grpo(r, g, implementation="xla", num_groups=k),
-            "xla": lambda r=r, h=h: grpo(r, h, implementation="xla"),
+            "xla": lambda r=r, g=g: grpo(r, g, implementation="xla"),
+            "hashed": lambda r=r, h=h: grpo(r, h, implementation="xla"),
         }
         if on_accelerator:
             paths["pallas"] = lambda r=r, h=h: grpo(r, h, implementation="pallas")
@@ -177,11 +181,13 @@ def main(argv):
         t_loop = median_time(functools.partial(grpo_loop, scores.astype(np.float64), ids), _LOOP_REPEATS.value,
                              warmup=False)
         err = max(float(np.max(np.abs(np.asarray(out) - want)))
-                  for out in (grpo(r, h, implementation="xla"), grpo(r, g, implementation="xla", num_groups=groups)))
+                  for out in (grpo(r, h, implementation="xla"), grpo(r, g, implementation="xla"),
+                              grpo(r, g, implementation="xla", num_groups=groups)))
         gbs = 3 * 4 * n / t["ids"] / 1e9
-        print(f"{n:>8} | {t['plain']:>9.5f} | {t['ids']:>9.5f} | {t['xla']:>9.5f} | {t_pallas} | {t_loop:>8.3f} | "
-              f"{t['ids'] / t['plain']:>8.2f}x | {t['xla'] / t['plain']:>8.2f}x | {t_loop / t['ids']:>8.0f} | "
-              f"{t_loop / t['xla']:>8.0f} | {gbs:>8.2f} | {gbs / bandwidth:>7.1%} | {err:.1e}")
+        print(f"{n:>8} | {t['plain']:>9.5f} | {t['ids']:>9.5f} | {t['xla']:>9.5f} | {t['hashed']:>9.5f} | "
+              f"{t_pallas} | {t_loop:>8.3f} | {t['ids'] / t['plain']:>8.2f}x | {t['xla'] / t['plain']:>8.2f}x | "
+              f"{t['hashed'] / t['plain']:>9.2f}x | {t_loop / t['ids']:>8.0f} | {t_loop / t['hashed']:>9.0f} | "
+              f"{gbs:>8.2f} | {gbs / bandwidth:>7.1%} | {err:.1e}")
 
     print(f"\nHGPO, K={_HISTORY.value} levels, 4 distinct states (aliasing), recipe weights")
     header = (f"{'shape':>10} | {'steps':>7} | {'xla s':>9} | {'pallas s':>9} | {'loop s':>8} | "
