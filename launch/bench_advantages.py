@@ -106,7 +106,7 @@ def plain_segment_sum(rewards, ids, num_groups, eps=1e-6):
     mean = jax.ops.segment_sum(rewards, ids, num_groups) / count
     centred = rewards - mean[ids]
     m2 = jax.ops.segment_sum(centred * centred, ids, num_groups)
-    return centred / (jnp.sqrt((m2 / (count - 1.0)))[ids] + eps)
+    return centred / (jnp.sqrt(m2 / (count - 1.0))[ids] + eps)
 
 
 def interleaved(fns: dict, repeats: int, inner: int) -> dict:

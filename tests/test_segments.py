@@ -119,6 +119,6 @@ def test_segment_stats_all_equal_group_centres_to_exactly_zero():
     values = jnp.full((m,), 0.1, jnp.float32)
     for ids, num in ((jnp.zeros(m, jnp.int32), 1), (jnp.zeros(m, jnp.int32), None),
                      (jnp.full((m,), 2**30, jnp.int32).at[::2].set(-2**30), None)):
-        count, centred, m2 = _segments.segment_stats(values, jnp.ones(m, bool), [ids], num)
+        _count, centred, m2 = _segments.segment_stats(values, jnp.ones(m, bool), [ids], num)
         np.testing.assert_array_equal(np.asarray(centred), 0.0)
         np.testing.assert_array_equal(np.asarray(m2), 0.0)

@@ -2,7 +2,6 @@
 
 from bvjax.rl._advantages import group_advantages, rloo_advantages
 from bvjax.rl._aggregate import aggregate_loss
-from bvjax.rl._bucket import bucket_pad
 from bvjax.rl._baselines import (
     V05Baseline,
     logit_score_sqnorm,
@@ -11,6 +10,7 @@ from bvjax.rl._baselines import (
     v05_advantages,
     v05_baseline,
 )
+from bvjax.rl._bucket import bucket_pad
 from bvjax.rl._filters import dapo_group_filter, overlong_filter, overlong_penalty
 from bvjax.rl._gae import gae_advantages, masked_whiten, value_loss
 from bvjax.rl._hierarchical import gigpo_advantages, hgpo_advantages
