@@ -1,4 +1,4 @@
-r"""Benchmark of group-relative advantages: bvjax (XLA, Pallas) vs verl- and recipe-shaped loops.
+r"""Benchmark of group-relative advantages: bvjax (XLA, Pallas) vs a plain segment sum and verl/recipe loops.
 
     python -m launch.bench_advantages                    # part of `make bench`
     python -m launch.bench_advantages --sizes=4096,65536 --hgpo_shapes=16x8x50
@@ -6,9 +6,16 @@ r"""Benchmark of group-relative advantages: bvjax (XLA, Pallas) vs verl- and rec
 GRPO rows: ``N`` samples in groups of ``--group_size`` given by an id per sample
 (shuffled, as a rollout buffer holds them). Columns:
 
-- ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` under jit (arbitrary ids: a
-  hash table gives each group a canonical id, no sort);
-- ``xla ids``: the same with ``num_groups=N // group_size`` (ids promised dense: no hashing);
+- ``plain``: the simplest correct jitted program with known dense ids: four operations,
+  count, sum, centred sum of squares (``jax.ops.segment_sum`` each) and the division;
+  no masks, no rescaling, no non-finite rule, no exact zero for all-equal groups;
+- ``ids``: `bvjax.rl.group_advantages(rewards, group_ids, num_groups=N // group_size)`
+  (ids promised dense: no hashing), with every guarantee of the library;
+- ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` with the same shuffled ids but no
+  ``num_groups``: ids spanning fewer than ``N`` consecutive integers are detected at run
+  time and used directly (no hashing);
+- ``hashed``: the same with arbitrary int32 ids (random 32-bit values, one per group): a
+  hash table gives each group a canonical id, no sort;
 - ``pallas``: the same with ``implementation="pallas"``, timed only on an accelerator
   (interpret mode on CPU is a correctness path, not a speed path);
 - ``loop``: a per-group Python loop in NumPy shaped like verl's
@@ -19,14 +26,19 @@ HGPO rows: ``tasks x trajectories x steps`` with ``--history_length`` levels;
 ``loop`` is shaped like the HGPO recipe (a dict keyed by task, level and the tuple of
 the last k+1 state hashes, then a weighted average per step).
 
-``ids GB/s`` counts the bytes the ``xla ids`` path must read and write (inputs once,
-output once) over its time; ``of copy`` compares that with the bandwidth of a jitted elementwise
-pass over a large array measured in the same run (a stand-in for memory bandwidth).
+The jitted paths are timed interleaved (each repeat times every path once, ``--inner``
+calls each), and the medians over ``--repeats`` repeats are compared, so a change in the
+machine's load between paths does not enter the ratios.
+
+The compile table compiles each function for a shape it has not seen and reports the
+compile time, the optimised HLO's size, the serialised executable's size and XLA's
+temporary buffer size (``compiled.memory_analysis()``).
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from collections import defaultdict
 
 import jax
@@ -38,10 +50,12 @@ from bvjax.rl import group_advantages, hgpo_advantages
 from launch._timing import median_time
 
 _SIZES = flags.DEFINE_list("sizes", ["4096", "65536", "1048576"], "GRPO sample counts N.")
-_GROUP = flags.DEFINE_integer("group_size", 16, "Samples per GRPO group.")
+_GROUP = flags.DEFINE_integer("group_size", 8, "Samples per GRPO group.")
 _HGPO = flags.DEFINE_list("hgpo_shapes", ["16x8x50", "64x16x100"], "HGPO tasks x trajectories x steps.")
 _HISTORY = flags.DEFINE_integer("history_length", 4, "HGPO levels K.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats of the jitted paths (median reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 15, "Timed repeats of the jitted paths (median reported).")
+_INNER = flags.DEFINE_integer("inner", 10, "Calls per timed repeat of a jitted path.")
+_COMPILE = flags.DEFINE_bool("compile_table", True, "Print the compile-cost table.")
 _LOOP_REPEATS = flags.DEFINE_integer("loop_repeats", 3, "Timed repeats of the Python loops (median reported).")
 
 
@@ -86,41 +100,94 @@ def hgpo_loop(states, returns, tasks, history, alpha=1.0, offset=1, eps=1e-6):
     return out
 
 
+def plain_segment_sum(rewards, ids, num_groups, eps=1e-6):
+    """The 4-op baseline: count, sum, centred sum of squares, divide (known dense ids)."""
+    count = jax.ops.segment_sum(jnp.ones_like(rewards), ids, num_groups)
+    mean = jax.ops.segment_sum(rewards, ids, num_groups) / count
+    centred = rewards - mean[ids]
+    m2 = jax.ops.segment_sum(centred * centred, ids, num_groups)
+    return centred / (jnp.sqrt(m2 / (count - 1.0))[ids] + eps)
+
+
+def interleaved(fns: dict, repeats: int, inner: int) -> dict:
+    """Median seconds per call of each fn, timing every fn once per repeat (interleaved)."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(inner):
+                out = fn()
+            jax.block_until_ready(out)
+            times[k].append((time.perf_counter() - start) / inner)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
 def copy_bandwidth() -> float:
     x = jnp.ones((1 << 24,), jnp.float32)
     f = jax.jit(lambda v: v * 2.0 + 1.0)
     return 2 * x.nbytes / median_time(lambda: f(x), 5) / 1e9
 
 
+def compile_cost(fn, *args) -> tuple[float, int, int, int]:
+    """(seconds, optimised HLO bytes, serialised executable bytes, temp bytes) for a fresh compile."""
+    from jax.experimental import serialize_executable
+
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    seconds = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    temp = int(getattr(memory, "temp_size_in_bytes", 0) or 0)
+    try:
+        executable = len(serialize_executable.serialize(compiled)[0])
+    except Exception:  # noqa: BLE001 - a backend that cannot serialise: report 0
+        executable = 0
+    return seconds, len(compiled.as_text()), executable, temp
+
+
 def main(argv):
     del argv
     on_accelerator = jax.default_backend() != "cpu"
     bandwidth = copy_bandwidth()
-    print(f"backend {jax.default_backend()}; jitted elementwise pass: {bandwidth:.1f} GB/s; "
-          f"median of {_REPEATS.value} runs (loops: {_LOOP_REPEATS.value}), compilation excluded.")
+    print(f"backend {jax.default_backend()}; jitted elementwise pass: {bandwidth:.1f} GB/s; jitted paths: median "
+          f"over {_REPEATS.value} interleaved repeats of {_INNER.value} calls (loops: {_LOOP_REPEATS.value}), "
+          "compilation excluded.")
     print(f"\nGRPO, groups of {_GROUP.value}, shuffled ids")
-    header = (f"{'N':>8} | {'xla s':>9} | {'xla ids s':>9} | {'pallas s':>9} | {'loop s':>8} | "
-              f"{'loop/xla':>9} | {'loop/ids':>9} | {'ids GB/s':>8} | {'of copy':>7} | max |xla-loop|")
+    header = (f"{'N':>8} | {'plain s':>9} | {'ids s':>9} | {'xla s':>9} | {'hashed s':>9} | {'pallas s':>9} | "
+              f"{'loop s':>8} | {'ids/plain':>9} | {'xla/plain':>9} | {'hash/plain':>10} | {'loop/ids':>8} | "
+              f"{'loop/hash':>9} | {'ids GB/s':>8} | {'of copy':>7} | max |xla-loop|")
     print(header + "\n" + "-" * len(header))
     rng = np.random.default_rng(0)
     grpo = jax.jit(group_advantages, static_argnames=("implementation", "num_groups"))
+    plain = jax.jit(plain_segment_sum, static_argnames=("num_groups",))
     for n in (int(v) for v in _SIZES.value):
-        ids = rng.permutation(np.arange(n) // _GROUP.value).astype(np.int32)
-        scores = rng.integers(0, 2, n).astype(np.float32) + 0.1 * rng.normal(size=n).astype(np.float32)
-        r, g = jnp.asarray(scores), jnp.asarray(ids)
-        t_xla = median_time(lambda r=r, g=g: grpo(r, g, implementation="xla"), _REPEATS.value)
         groups = n // _GROUP.value
-        t_ids = median_time(lambda r=r, g=g, k=groups: grpo(r, g, implementation="xla", num_groups=k), _REPEATS.value)
-        t_pallas = (f"{median_time(lambda r=r, g=g: grpo(r, g, implementation='pallas'), _REPEATS.value):>9.5f}"
-                    if on_accelerator else f"{'n/a cpu':>9}")
+        ids = rng.permutation(np.arange(n) // _GROUP.value).astype(np.int32)
+        hashes = rng.integers(np.iinfo(np.int32).min, np.iinfo(np.int32).max, groups, dtype=np.int32)[ids]
+        scores = rng.integers(0, 2, n).astype(np.float32) + 0.1 * rng.normal(size=n).astype(np.float32)
+        r, g, h = jnp.asarray(scores), jnp.asarray(ids), jnp.asarray(hashes)
+        paths = {
+            "plain": lambda r=r, g=g, k=groups: plain(r, g, k),
+            "ids": lambda r=r, g=g, k=groups: grpo(r, g, implementation="xla", num_groups=k),
+            "xla": lambda r=r, g=g: grpo(r, g, implementation="xla"),
+            "hashed": lambda r=r, h=h: grpo(r, h, implementation="xla"),
+        }
+        if on_accelerator:
+            paths["pallas"] = lambda r=r, h=h: grpo(r, h, implementation="pallas")
+        t = interleaved(paths, _REPEATS.value, _INNER.value)
+        t_pallas = f"{t['pallas']:>9.5f}" if on_accelerator else f"{'n/a cpu':>9}"
         want = grpo_loop(scores.astype(np.float64), ids)
         t_loop = median_time(functools.partial(grpo_loop, scores.astype(np.float64), ids), _LOOP_REPEATS.value,
                              warmup=False)
-        err = max(float(np.max(np.abs(np.asarray(grpo(r, g, implementation="xla", **kw)) - want)))
-                  for kw in ({}, {"num_groups": groups}))
-        gbs = 3 * 4 * n / t_ids / 1e9
-        print(f"{n:>8} | {t_xla:>9.5f} | {t_ids:>9.5f} | {t_pallas} | {t_loop:>8.3f} | {t_loop / t_xla:>9.0f} | "
-              f"{t_loop / t_ids:>9.0f} | {gbs:>8.2f} | {gbs / bandwidth:>7.1%} | {err:.1e}")
+        err = max(float(np.max(np.abs(np.asarray(out) - want)))
+                  for out in (grpo(r, h, implementation="xla"), grpo(r, g, implementation="xla"),
+                              grpo(r, g, implementation="xla", num_groups=groups)))
+        gbs = 3 * 4 * n / t["ids"] / 1e9
+        print(f"{n:>8} | {t['plain']:>9.5f} | {t['ids']:>9.5f} | {t['xla']:>9.5f} | {t['hashed']:>9.5f} | "
+              f"{t_pallas} | {t_loop:>8.3f} | {t['ids'] / t['plain']:>8.2f}x | {t['xla'] / t['plain']:>8.2f}x | "
+              f"{t['hashed'] / t['plain']:>9.2f}x | {t_loop / t['ids']:>8.0f} | {t_loop / t['hashed']:>9.0f} | "
+              f"{gbs:>8.2f} | {gbs / bandwidth:>7.1%} | {err:.1e}")
 
     print(f"\nHGPO, K={_HISTORY.value} levels, 4 distinct states (aliasing), recipe weights")
     header = (f"{'shape':>10} | {'steps':>7} | {'xla s':>9} | {'pallas s':>9} | {'loop s':>8} | "
@@ -139,14 +206,38 @@ def main(argv):
         def run(impl, args=args):
             return hgpo(*args, history_length=_HISTORY.value, implementation=impl)
 
-        t_xla = median_time(lambda: run("xla"), _REPEATS.value)
-        t_pallas = f"{median_time(lambda: run('pallas'), _REPEATS.value):>9.5f}" if on_accelerator else f"{'n/a cpu':>9}"
+        paths = {"xla": lambda: run("xla")}
+        if on_accelerator:
+            paths["pallas"] = lambda: run("pallas")
+        t = interleaved(paths, _REPEATS.value, _INNER.value)
+        t_pallas = f"{t['pallas']:>9.5f}" if on_accelerator else f"{'n/a cpu':>9}"
         want = hgpo_loop(states, returns.astype(np.float64), tasks, _HISTORY.value)
         t_loop = median_time(functools.partial(hgpo_loop, states, returns.astype(np.float64), tasks, _HISTORY.value),
                              _LOOP_REPEATS.value, warmup=False)
         err = float(np.max(np.abs(np.asarray(run("xla")) - want)))
-        print(f"{shape:>10} | {b * steps:>7} | {t_xla:>9.5f} | {t_pallas} | {t_loop:>8.3f} | "
-              f"{t_loop / t_xla:>9.0f} | {err:.1e}")
+        print(f"{shape:>10} | {b * steps:>7} | {t['xla']:>9.5f} | {t_pallas} | {t_loop:>8.3f} | "
+              f"{t_loop / t['xla']:>9.0f} | {err:.1e}")
+
+    if not _COMPILE.value:
+        return
+    print("\nCompile cost for a new shape (XLA path; HLO = optimised HLO text, exec = serialised executable)")
+    header = f"{'function':>24} | {'shape':>12} | {'compile s':>9} | {'HLO KB':>8} | {'exec KB':>8} | {'temp KB':>8}"
+    print(header + "\n" + "-" * len(header))
+    n, b, steps = 1000 + 3, 37, 41  # shapes no earlier call used
+    cases = {
+        "plain segment sum": (functools.partial(plain_segment_sum, num_groups=n // 8),
+                              (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
+        "group_advantages [P,G]": (functools.partial(group_advantages, implementation="xla"),
+                                   (jnp.ones((n // 8, 8)),), f"[{n // 8},8]"),
+        "group_advantages ids": (functools.partial(group_advantages, implementation="xla"),
+                                 (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
+        "hgpo_advantages K=4": (functools.partial(hgpo_advantages, history_length=4, implementation="xla"),
+                                (jnp.zeros((b, steps), jnp.int32), jnp.ones((b, steps)), jnp.ones((b, steps), bool),
+                                 jnp.zeros(b, jnp.int32)), f"[{b},{steps}]"),
+    }
+    for name, (fn, args, shape) in cases.items():
+        seconds, hlo, exe, temp = compile_cost(fn, *args)
+        print(f"{name:>24} | {shape:>12} | {seconds:>9.3f} | {hlo / 1e3:>8.1f} | {exe / 1e3:>8.1f} | {temp / 1e3:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,12 @@ CASES = {
         bad_arg="task_ids",
         static=("history_length", "alpha", "level_offset", "mode", "eps", "implementation"),
     ),
+    "bvjax.rl.bucket_pad": Case(
+        good=lambda: ((jnp.arange(5.0),), {"mask": jnp.arange(5) < 4, "sizes": (4, 8)}),
+        bad=lambda: ((jnp.arange(5.0),), {"mask": jnp.ones(4, bool)}),
+        bad_arg="mask",
+        static=("sizes", "axis"),
+    ),
     "bvjax.rl.v05_baseline": Case(
         good=lambda: ((_rewards(), jnp.array([0.5, 0.9])), {}),
         bad=lambda: ((_rewards(), jnp.array([0.5, 0.9, 0.1])), {}),

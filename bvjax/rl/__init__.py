@@ -10,6 +10,7 @@ from bvjax.rl._baselines import (
     v05_advantages,
     v05_baseline,
 )
+from bvjax.rl._bucket import bucket_pad
 from bvjax.rl._filters import dapo_group_filter, overlong_filter, overlong_penalty
 from bvjax.rl._gae import gae_advantages, masked_whiten, value_loss
 from bvjax.rl._hierarchical import gigpo_advantages, hgpo_advantages
@@ -45,6 +46,7 @@ __all__ = [
     "RolloutCorrection",
     "V05Baseline",
     "aggregate_loss",
+    "bucket_pad",
     "cispo_loss",
     "dapo_group_filter",
     "dcpo_advantages",

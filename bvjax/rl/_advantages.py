@@ -1,18 +1,24 @@
-"""Group-relative advantages: GRPO, Dr.GRPO and RLOO over dense or ragged groups."""
+"""Group-relative advantages: GRPO, Dr.GRPO and RLOO over dense or ragged groups.
+
+Every path computes per-group statistics once and then one per-entry expression,
+``f[g] * centred + g[g] * reward`` (`group_factors`), so the normalisation, the singleton
+rule and the non-finite rule cost one gather of per-group factors. The XLA statistics and
+the profile of where their time goes are in `bvjax._segments`.
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks, _dispatch
-from pallas_kernels import grouped_advantage as _kernel
+from bvjax import _checks, _dispatch, _numerics, _segments
+from pallas_kernels import grouped_advantage
 
 SINGLETON_RULES = ("raw", "zero")
 
 
 def _layout(rewards, group_ids, mask, name="rewards", num_groups=None):
-    """Checks the dense/ragged contract; returns (mask as bool, is_dense)."""
+    """Checks the dense/ragged contract; returns the mask as bool (False outside ``[0, num_groups)``)."""
     if group_ids is None:
         _checks.dims(**{name: (rewards, "[P, G]", "number")}, mask=(mask, "[P, G]", "bool"))
         if num_groups is not None:
@@ -25,11 +31,7 @@ def _layout(rewards, group_ids, mask, name="rewards", num_groups=None):
     valid = jnp.ones(rewards.shape, bool) if mask is None else mask
     if num_groups is not None:
         valid = valid & (group_ids >= 0) & (group_ids < num_groups)
-    return valid, group_ids is None
-
-
-def _float(x):
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+    return valid
 
 
 def scale_exponent(values, valid, axis=None):
@@ -48,57 +50,52 @@ def scale_exponent(values, valid, axis=None):
     return jnp.clip(e, -126, 128).astype(jnp.int32)
 
 
-def group_stats(rewards, group_ids, valid, implementation, num_groups=None):
-    """Per-entry ``(count, centred, m2)`` of each entry's group, float32, same shape as rewards."""
-    if group_ids is None:
-        impl = _dispatch.resolve_implementation(implementation)
-    else:
-        impl = _kernel.pick_level_implementation(implementation, rewards.shape[0])
-    if group_ids is not None and num_groups is not None:
-        return _kernel.segment_stats(rewards, valid, [group_ids], num_groups)
-    if group_ids is None:
-        if _dispatch.uses_kernel(impl):
-            count, centred, m2 = _kernel.dense_group_stats(rewards, valid, interpret=_dispatch.kernel_interpret(impl))
-        else:
-            count, centred, m2 = _kernel.dense_group_stats_reference(rewards, valid)
-        shape = rewards.shape
-        return jnp.broadcast_to(count[:, None], shape), centred, jnp.broadcast_to(m2[:, None], shape)
-    if _dispatch.uses_kernel(impl):
-        depth = jnp.where(valid, 0, -1).astype(jnp.int32)
-        keys = _kernel.int32_ids(group_ids)[None]
-        count, centred, m2 = _kernel.level_stats(rewards, jnp.zeros_like(depth), keys, depth,
-                                                 interpret=_dispatch.kernel_interpret(impl))
-        return count[:, 0], centred[:, 0], m2[:, 0]
-    return _kernel.segment_stats(rewards, valid, [group_ids])
+def pow2_scale(values, valid, axis=None):
+    """``(s, 1/s)``: an exact power of two ``s = 2^-e`` that brings the valid finite
+    ``values`` into [-4, 4] (``e`` as in `scale_exponent`, clipped to ``[-126, 126]`` in
+    float32, ``[-1022, 1022]`` in float64, so that both ``s`` and ``1/s`` are normal
+    numbers: a subnormal scale would be flushed to zero).
 
-
-def normalise(rewards, valid, count, centred, m2, exponent, *, normalize, std_ddof, eps, singleton,
-              rescale=True):
-    """The elementwise GRPO epilogue shared by every path (no NaN for finite input).
-
-    ``centred`` and ``m2`` are statistics of ``ldexp(rewards, -exponent)``. With
-    ``rescale=False`` and ``normalize=False`` the result stays in that scaled domain.
+    Multiplying by ``s`` is exact and, unlike `jnp.ldexp` on every entry (about eight
+    elementwise operations), fuses into its neighbours at the cost of one multiply.
     """
-    dtype = rewards.dtype
-    r = rewards.astype(jnp.float32)
-    if normalize:
+    info = jnp.finfo(values.dtype)
+    top = jnp.max(jnp.where(valid & jnp.isfinite(values), jnp.abs(values), 0.0), axis=axis, initial=0.0,
+                  keepdims=axis is not None)
+    _, e = jnp.frexp(top)
+    e = jnp.clip(e, info.minexp, -info.minexp)
+    one = jnp.ones((), values.dtype)
+    return jnp.ldexp(one, -e), jnp.ldexp(one, e)
+
+
+def group_factors(count, m2, offset, scale, inv_scale, *, kind, std_ddof=1, eps=0.0, singleton="raw"):
+    """Per-group ``(f, g)`` so that an entry's advantage is ``f * centred + g * reward``.
+
+    ``centred`` and ``m2`` are statistics of the rewards times ``scale`` (a power of two);
+    ``offset`` is the group's mean minus its shift (non-finite exactly when a valid member
+    is, see `nonfinite_groups`). ``kind`` is ``"grpo"`` (normalised), ``"drgrpo"`` or
+    ``"rloo"``. A singleton has ``centred = 0`` exactly, so its ``g`` carries the raw rule;
+    other groups have ``g = 0``. A group with a non-finite member gets ``f = NaN``.
+    """
+    if kind == "grpo":
         std = jnp.sqrt(m2 / jnp.maximum(count - std_ddof, 1.0))
-        denom = std + jnp.ldexp(jnp.float32(eps), -exponent)
-        adv = jnp.where(denom > 0, centred / jnp.where(denom > 0, denom, 1.0), 0.0)
-        raw = r / (1.0 + eps)  # verl: mean 0, std 1
-    elif rescale:
-        adv, raw = jnp.ldexp(centred, exponent), r
-    else:
-        adv, raw = centred, jnp.ldexp(r, -exponent)
+        denom = std + eps * scale
+        f = jnp.where(denom > 0, 1.0 / jnp.where(denom > 0, denom, 1.0), 0.0)
+        raw = 1.0 / (1.0 + eps)  # verl: a singleton has mean 0, std 1
+    elif kind == "drgrpo":
+        f, raw = jnp.broadcast_to(inv_scale, count.shape), 1.0
+    else:  # rloo: n / (n - 1) (r - mean)
+        f, raw = inv_scale * count / jnp.maximum(count - 1.0, 1.0), 1.0
+        singleton = "raw"
     single = count == 1
-    adv = jnp.where(single, raw if singleton == "raw" else 0.0, adv)
-    adv = jnp.where(nonfinite_groups(count, centred, m2), jnp.nan, adv)
-    adv = jnp.where(valid & (count > 0), adv, 0.0)
-    return jax.lax.stop_gradient(adv.astype(dtype))
+    g = jnp.where(single, raw if singleton == "raw" else 0.0, 0.0).astype(count.dtype)
+    f = jnp.where(single, 0.0, f)
+    f = jnp.where(nonfinite_groups(count, offset, m2), jnp.nan, f)
+    return f, g
 
 
 def nonfinite_groups(count, centred, m2):
-    """Per entry: does its group hold a non-finite valid reward?
+    """Per group (or entry): does the group hold a non-finite valid reward?
 
     The shifted two-pass statistics of a group with a NaN or an infinite member are
     never finite (``inf - inf``, ``NaN`` in the mean), while those of a finite group
@@ -106,6 +103,47 @@ def nonfinite_groups(count, centred, m2):
     function: such a group's valid entries get NaN, and no other group is touched.
     """
     return (count > 0) & ~(jnp.isfinite(m2) & jnp.isfinite(centred))
+
+
+def _group_advantages(rewards, group_ids, mask, num_groups, implementation, **factors):
+    """The shared body of `group_advantages` and `rloo_advantages` (contract checked by the caller)."""
+    valid = _layout(rewards, group_ids, mask, num_groups=num_groups)
+    if group_ids is None:
+        impl = _dispatch.resolve_implementation(implementation)
+    else:
+        impl = grouped_advantage.pick_level_implementation(implementation, rewards.shape[0])
+    out_dtype = _numerics.compute_dtype(rewards)
+    if rewards.size == 0:  # no entries (G = 0 or P = 0): no advantages
+        return jnp.zeros(rewards.shape, out_dtype)
+    r = rewards.astype(out_dtype)
+    if group_ids is None:  # dense [P, G]: one power-of-two scale per row
+        scale, inv = pow2_scale(r, valid, axis=1)
+        if _dispatch.uses_kernel(impl):
+            count, centred, m2 = grouped_advantage.dense_group_stats(
+                r * scale, valid, interpret=_dispatch.kernel_interpret(impl))
+            count, centred, m2 = (x.astype(out_dtype) for x in (count, centred, m2))
+        else:
+            count, centred, m2 = _segments.dense_group_stats_reference(r * scale, valid)
+        # m2 is non-finite exactly when a valid member is (it then stands for the offset too)
+        f, g = group_factors(count[:, None], m2[:, None], m2[:, None], scale, inv, **factors)
+        adv = centred * f + r * g
+    elif _dispatch.uses_kernel(impl) and num_groups is None:
+        scale, inv = pow2_scale(r, valid)
+        depth = jnp.where(valid, 0, -1).astype(jnp.int32)
+        keys = _segments.int32_ids(group_ids)[None]
+        count, centred, m2 = (x[:, 0].astype(out_dtype) for x in grouped_advantage.level_stats(
+            r * scale, jnp.zeros_like(depth), keys, depth, interpret=_dispatch.kernel_interpret(impl)))
+        f, g = group_factors(count, m2, centred, scale, inv, **factors)
+        adv = centred * f + r * g
+    else:  # XLA: segment ids (hashed, or the dense ids given), then two scatter-adds
+        scale, inv = pow2_scale(r, valid)
+        u = r * scale
+        seg, size, shift = _segments.segment_index(u, valid, [group_ids], num_groups)
+        count, centred, m2, offset = _segments.segment_moments(u, seg, size, shift)
+        f, g = group_factors(count, m2, offset, scale, inv, **factors)
+        fg = _segments.take(jax.lax.complex(f, g), seg)  # one gather for both factors
+        adv = centred * jnp.real(fg) + r * jnp.imag(fg)
+    return jax.lax.stop_gradient(jnp.where(valid, adv, 0.0))
 
 
 def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, mask: jax.Array | None = None,
@@ -122,9 +160,10 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
         A_i = r_i - \mu_g\ \ (\text{Dr.GRPO}),
 
     with :math:`d` = ``std_ddof`` (1: unbiased ``torch.std``, as verl; 0: population).
-    The variance is computed in two passes, centring on the group's maximum first and
-    then on the mean (verl's vectorised ``E[x^2] - mean^2`` loses every digit when the
-    rewards sit far from zero), so an all-equal group gets exactly 0.
+    The variance is computed in two passes, centring on one member of the group first
+    (its maximum, or its first entry with hashed ids) and then on the mean (verl's
+    vectorised ``E[x^2] - mean^2`` loses every digit when the rewards sit far from
+    zero), so an all-equal group gets exactly 0.
 
     Edge cases, all finite:
 
@@ -139,9 +178,10 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
       (`rloo_advantages`, `gigpo_advantages`, `hgpo_advantages`; `dapo_group_filter` drops
       such a group).
 
-    Statistics are computed in float32 on the rewards rescaled by an exact power of two
-    into [-1, 1] (one power per group for dense ``[P, G]`` input, one for the batch
-    with ``group_ids``), so no finite input overflows into NaN. (Ragged input: a group
+    Statistics are computed in the rewards' float dtype (float64 stays float64; float16
+    and bfloat16 are computed and returned in float32) on the rewards rescaled by an exact
+    power of two into [-4, 4] (one power per group for dense ``[P, G]`` input, one for the
+    batch with ``group_ids``), so no finite input overflows into NaN. (Ragged input: a group
     whose spread is below ~1e-19 of the batch's largest finite reward underflows in the
     rescaled domain; its advantages are then wrong, so keep ragged batches within 1e19
     of each other in magnitude, or pass them dense.) The result is wrapped in
@@ -162,17 +202,20 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
             ``"xla"`` or None (Pallas on TPU/GPU, else XLA;
             for ragged groups, XLA above 32768 entries, where the kernel's pairwise
             ``O(N^2)`` work loses to the hashed ``O(N)`` path).
-            The XLA path sorts ragged groups (``O(N log N)``); the Pallas path compares
-            rows pairwise (``O(N^2)`` work, ``O(N)`` memory, no sort or scatter), which
-            suits RL batches of up to tens of thousands of rows.
+            The XLA path gives ragged groups canonical ids with a hash table (``O(N)``
+            expected, no sort) and reduces them with two scatter-adds; the Pallas path
+            compares rows pairwise (``O(N^2)`` work, ``O(N)`` memory, no sort or
+            scatter), which suits RL batches of up to tens of thousands of rows. The
+            Pallas kernels compute in float32 whatever the input dtype.
         num_groups: optional static int: promises ``group_ids`` are dense ids in
             ``[0, num_groups)`` (as a rollout buffer's prompt index usually is), so they
-            index the segment statistics directly with no sort (XLA path; about 20x
-            faster on CPU at 64k rows, see launch/bench_advantages.py). Rows whose id is
-            outside the range are treated as masked (advantage 0).
+            index the segment statistics directly with no hashing (always the XLA path;
+            see launch/bench_advantages.py for its cost against a plain segment sum).
+            Rows whose id is outside the range are treated as masked (advantage 0).
 
     Returns:
-        Advantages, the shape and (float) dtype of ``rewards``.
+        Advantages, the shape of ``rewards``, in its float dtype (float64 stays float64;
+        float16, bfloat16 and integer rewards give float32).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -194,22 +237,16 @@ def group_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *, 
     uses the one-pass variance; bvjax follows verl's reference loop
     (``compute_grpo_outcome_advantage``) with a two-pass variance.
     """
-    valid, _ = _layout(rewards, group_ids, mask, num_groups=num_groups)
     _checks.one_of("std_ddof", std_ddof, (0, 1))
     _checks.one_of("singleton", singleton, SINGLETON_RULES)
     _checks.in_range("eps", eps, low=0.0)
-    rewards = _float(rewards)
-    if rewards.size == 0:  # no entries (G = 0 or P = 0): no advantages
-        return jnp.zeros(rewards.shape, rewards.dtype)
-    r32 = rewards.astype(jnp.float32)
-    exponent = scale_exponent(r32, valid, axis=1 if group_ids is None else None)
-    count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, implementation, num_groups)
-    return normalise(rewards, valid, count, centred, m2, exponent, normalize=normalize, std_ddof=std_ddof,
-                     eps=eps, singleton=singleton)
+    return _group_advantages(rewards, group_ids, mask, num_groups, implementation,
+                             kind="grpo" if normalize else "drgrpo", std_ddof=std_ddof, eps=eps, singleton=singleton)
 
 
 def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
-                    mask: jax.Array | None = None, num_groups: int | None = None) -> jax.Array:
+                    mask: jax.Array | None = None, num_groups: int | None = None,
+                    implementation: str | None = None) -> jax.Array:
     r"""Leave-one-out (RLOO) advantages: each reward minus the mean of the others in its group.
 
     .. math::
@@ -225,10 +262,13 @@ def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
         group_ids: None, or [N] int; rows with equal ids form one group.
         mask: optional bool of the shape of ``rewards``; False entries are excluded.
         num_groups: optional static int, as in `group_advantages`: dense ids in
-            ``[0, num_groups)`` used without a sort; out-of-range rows get 0.
+            ``[0, num_groups)`` used directly, no hashing; out-of-range rows get 0.
+        implementation: as in `group_advantages` (the same statistics: RLOO is
+            :math:`n/(n-1)` times the Dr.GRPO advantage).
 
     Returns:
-        Advantages, the shape and (float) dtype of ``rewards``.
+        Advantages, the shape of ``rewards``, in its float dtype (float64 stays float64;
+        float16, bfloat16 and integer rewards give float32).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -243,15 +283,4 @@ def rloo_advantages(rewards: jax.Array, group_ids: jax.Array | None = None, *,
 
     Follows verl exactly, including the singleton rule.
     """
-    valid, _ = _layout(rewards, group_ids, mask, num_groups=num_groups)
-    rewards = _float(rewards)
-    if rewards.size == 0:  # no entries: no advantages
-        return jnp.zeros(rewards.shape, rewards.dtype)
-    r32 = rewards.astype(jnp.float32)
-    exponent = scale_exponent(r32, valid, axis=1 if group_ids is None else None)
-    count, centred, m2 = group_stats(jnp.ldexp(r32, -exponent), group_ids, valid, "xla", num_groups)
-    scale = count / jnp.maximum(count - 1.0, 1.0)
-    adv = jnp.where(count == 1, r32, jnp.ldexp(scale * centred, exponent))
-    adv = jnp.where(nonfinite_groups(count, centred, m2), jnp.nan, adv)
-    adv = jnp.where(valid & (count > 0), adv, 0.0)
-    return jax.lax.stop_gradient(adv.astype(rewards.dtype))
+    return _group_advantages(rewards, group_ids, mask, num_groups, implementation, kind="rloo")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks
-from pallas_kernels import grouped_advantage as _kernel
+from bvjax import _checks, _numerics, _segments
 
 
 def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
@@ -53,7 +52,7 @@ def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
     if not (jnp.issubdtype(rewards.dtype, jnp.number) or rewards.dtype == jnp.bool_):
         raise TypeError(f"rewards: expected float, int or bool, got {rewards.dtype}")
     valid = jnp.ones(rewards.shape, bool) if mask is None else mask
-    r = rewards.astype(jnp.float32)
+    r = rewards.astype(_numerics.compute_dtype(rewards))  # float64 stays float64: no merged near-ties
     bad = (valid & ~jnp.isfinite(r)).astype(jnp.int32)
     if group_ids is None:
         n = jnp.sum(valid, axis=1)
@@ -61,7 +60,7 @@ def dapo_group_filter(rewards: jax.Array, group_ids: jax.Array | None = None, *,
         lo = jnp.min(jnp.where(valid, r, jnp.inf), axis=1)
         return (n >= 2) & (hi > lo) & (jnp.sum(bad, axis=1) == 0)
     num = r.shape[0]
-    seg = _kernel._segment_ids([valid.astype(jnp.int32), group_ids])
+    seg = _segments.segment_ids([valid.astype(jnp.int32), group_ids])
     hi = jax.ops.segment_max(jnp.where(valid, r, -jnp.inf), seg, num)
     lo = jax.ops.segment_min(jnp.where(valid, r, jnp.inf), seg, num)
     n = jax.ops.segment_sum(valid.astype(jnp.int32), seg, num)

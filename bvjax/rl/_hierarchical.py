@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks, _dispatch
+from bvjax import _checks, _dispatch, _numerics, _segments
 from bvjax.rl import _advantages
-from pallas_kernels import grouped_advantage as _kernel
+from pallas_kernels import grouped_advantage
 
 MODES = ("mean_std_norm", "mean_norm")
 
@@ -29,7 +29,7 @@ def history_keys(state_ids, step_mask, num_levels):
     # Valid steps packed to the front of their row, in order (a scatter, not a sort).
     rows = jnp.broadcast_to(jnp.arange(b)[:, None], (b, t))
     compact = jnp.zeros((b, t), jnp.int32).at[rows, jnp.where(mask, pos, t)].set(
-        _kernel.int32_ids(state_ids), mode="drop")
+        _segments.int32_ids(state_ids), mode="drop")
     keys = [jnp.take_along_axis(compact, jnp.clip(pos - level, 0, t - 1), axis=1).reshape(-1)
             for level in range(num_levels)]
     depth = jnp.where(mask, pos, -1).reshape(-1).astype(jnp.int32)
@@ -37,17 +37,13 @@ def history_keys(state_ids, step_mask, num_levels):
 
 
 def cluster_stats(values, group, keys, depth, implementation):
-    """(count, centred, m2) ``[M, L]`` per row and level, via the kernel or its reference."""
-    impl = _kernel.pick_level_implementation(implementation, values.shape[0])
+    """(count, centred, m2) ``[M, L]`` per row and level, via the kernel (float32 inside)
+    or its reference, in the dtype of ``values``."""
+    impl = grouped_advantage.pick_level_implementation(implementation, values.shape[0])
     if _dispatch.uses_kernel(impl):
-        return _kernel.level_stats(values, group, keys, depth, interpret=_dispatch.kernel_interpret(impl))
-    return _kernel.level_stats_reference(values, group, keys, depth)
-
-
-def _scaled(values, valid):
-    r32 = values.astype(jnp.float32)
-    exponent = _advantages.scale_exponent(r32, valid)
-    return jnp.ldexp(r32, -exponent), exponent
+        out = grouped_advantage.level_stats(values, group, keys, depth, interpret=_dispatch.kernel_interpret(impl))
+        return tuple(x.astype(values.dtype) for x in out)
+    return _segments.level_stats_reference(values, group, keys, depth)
 
 
 def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: jax.Array,
@@ -91,7 +87,8 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
             None: Pallas on TPU/GPU up to 32768 steps, the hashed XLA path otherwise).
 
     Returns:
-        [B, T] float32 advantages.
+        [B, T] advantages in the returns' float dtype (float64 stays float64; float16 and
+        bfloat16 give float32). The Pallas kernel computes in float32 whatever the dtype.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -114,24 +111,31 @@ def gigpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: j
     _checks.one_of("mode", mode, MODES)
     _checks.in_range("eps", eps, low=0.0)
     b, t = state_ids.shape
+    dt = _numerics.compute_dtype(step_returns, episode_returns)
     mask = step_mask.astype(bool).reshape(-1)
-    group = jnp.repeat(_kernel.int32_ids(task_ids), t)
+    group = jnp.repeat(_segments.int32_ids(task_ids), t)
     normalize = mode == "mean_std_norm"
-    episode = jnp.broadcast_to(episode_returns.astype(jnp.float32)[:, None], (b, t)).reshape(-1)
-    step = step_returns.astype(jnp.float32).reshape(-1)
+    episode = jnp.broadcast_to(episode_returns.astype(dt)[:, None], (b, t)).reshape(-1)
+    step = step_returns.astype(dt).reshape(-1)
     # One exact power-of-two scale for both parts, so their sum cannot be inf - inf.
-    exponent = jnp.maximum(_advantages.scale_exponent(episode, mask), _advantages.scale_exponent(step, mask))
+    (s_ep, i_ep), (s_st, i_st) = _advantages.pow2_scale(episode, mask), _advantages.pow2_scale(step, mask)
+    scale, inv = jnp.minimum(s_ep, s_st), jnp.maximum(i_ep, i_st)
     depth = jnp.where(mask, 0, -1).astype(jnp.int32)
     parts = []
     for values, keys, singleton in ((episode, jnp.zeros((1, b * t), jnp.int32), "raw"),
-                                    (step, _kernel.int32_ids(state_ids).reshape(1, -1), "zero")):
-        stats = cluster_stats(jnp.ldexp(values, -exponent), group, keys, depth, implementation)
-        count, centred, m2 = (x[:, 0] for x in stats)
-        parts.append(_advantages.normalise(values, mask, count, centred, m2, exponent, normalize=normalize,
-                                           std_ddof=1, eps=eps, singleton=singleton, rescale=False))
+                                    (step, _segments.int32_ids(state_ids).reshape(1, -1), "zero")):
+        u = values * scale
+        count, centred, m2 = (x[:, 0] for x in cluster_stats(u, group, keys, depth, implementation))
+        if normalize:
+            f, g = _advantages.group_factors(count, m2, centred, scale, inv, kind="grpo", eps=eps, singleton=singleton)
+            parts.append(centred * f + values * g)
+        else:  # kept in the scaled domain until the end, so the sum stays finite
+            f, g = _advantages.group_factors(count, m2, centred, scale, jnp.ones((), dt), kind="drgrpo",
+                                             singleton=singleton)
+            parts.append(centred * f + u * g)
     adv = parts[0] + step_weight * parts[1]
     if not normalize:
-        adv = jnp.ldexp(adv, exponent)
+        adv = adv * inv
     return jax.lax.stop_gradient(jnp.where(mask, adv, 0.0).reshape(b, t))
 
 
@@ -196,7 +200,8 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
             steps, the hashed ``O(L M)`` XLA path otherwise).
 
     Returns:
-        [B, T] float32 advantages.
+        [B, T] advantages in the returns' float dtype (float64 stays float64; float16 and
+        bfloat16 give float32). The Pallas kernel computes in float32 whatever the dtype.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -228,29 +233,31 @@ def hgpo_advantages(state_ids: jax.Array, step_returns: jax.Array, step_mask: ja
     num_levels = history_length + 1
     mask = step_mask.astype(bool).reshape(-1)
     keys, depth = history_keys(state_ids, step_mask, num_levels)
-    group = jnp.repeat(_kernel.int32_ids(task_ids), t)
-    values, exponent = _scaled(step_returns.reshape(-1), mask)
-    count, centred, m2 = cluster_stats(values, group, keys, depth, implementation)
+    group = jnp.repeat(_segments.int32_ids(task_ids), t)
+    dt = _numerics.compute_dtype(step_returns, base_advantages)
+    returns = step_returns.astype(dt).reshape(-1)
+    scale, inv = _advantages.pow2_scale(returns, mask)
+    count, centred, m2 = cluster_stats(returns * scale, group, keys, depth, implementation)
     std_norm = mode == "mean_std_norm"
     if std_norm:
         std = jnp.sqrt(m2 / jnp.maximum(count, 1.0))
-        denom = std + jnp.ldexp(jnp.float32(eps), -exponent)
+        denom = std + eps * scale
         a = jnp.where(denom > 0, centred / jnp.where(denom > 0, denom, 1.0), 0.0)
     else:
         a = centred  # kept in the scaled domain until the end, so sums stay finite
     bad = jnp.any(_advantages.nonfinite_groups(count, centred, m2), axis=1)  # a non-finite return in a cluster
     ok = (count >= 2) & (a != 0)
-    weights = jnp.asarray([(k + 1.0 + level_offset) ** alpha for k in range(num_levels)], jnp.float32)
+    weights = jnp.asarray([(k + 1.0 + level_offset) ** alpha for k in range(num_levels)], dt)
     num = jnp.sum(jnp.where(ok, weights * a, 0.0), axis=1)
     den = jnp.sum(jnp.where(ok, weights, 0.0), axis=1)
     if base_advantages is not None:
-        base = base_advantages.astype(jnp.float32).reshape(-1)
-        scaled_base = base if std_norm else jnp.ldexp(base, -exponent)
+        base = base_advantages.astype(dt).reshape(-1)
+        scaled_base = base if std_norm else base * scale
         num = num + jnp.where(base != 0, scaled_base, 0.0)
         den = den + jnp.where(base != 0, 1.0, 0.0)
         bad = bad | ~jnp.isfinite(base)
     adv = jnp.where(den > 0, num / jnp.where(den > 0, den + eps, 1.0), 0.0)
     adv = jnp.where(bad, jnp.nan, adv)
     if not std_norm:
-        adv = jnp.ldexp(adv, exponent)
+        adv = adv * inv
     return jax.lax.stop_gradient(jnp.where(mask, adv, 0.0).reshape(b, t))

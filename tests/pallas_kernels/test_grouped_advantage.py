@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bvjax import _dispatch
+from bvjax import _dispatch, _segments
 from pallas_kernels import _common
 from pallas_kernels import grouped_advantage as ga
 
@@ -52,7 +52,7 @@ def test_level_stats_matches_reference_and_numpy(seed):
     values, group, keys, depth = _case(seed)
     args = tuple(map(jnp.asarray, (values, group, keys, depth)))
     kernel = ga.level_stats(*args, block_sizes=SMALL, interpret=True)
-    reference = ga.level_stats_reference(*args)
+    reference = _segments.level_stats_reference(*args)
     _assert_stats_close(kernel, reference)
     _assert_stats_close(kernel, np_level_stats(values, group, keys, depth))
 
@@ -73,7 +73,7 @@ def test_level_stats_edge_cases():
     keys = np.zeros((1, m), np.int32)
     args = tuple(map(jnp.asarray, (values, group, keys, depth)))
     kernel = ga.level_stats(*args, block_sizes=SMALL, interpret=True)
-    _assert_stats_close(kernel, ga.level_stats_reference(*args), scale=1e4)
+    _assert_stats_close(kernel, _segments.level_stats_reference(*args), scale=1e4)
     _assert_stats_close(kernel, np_level_stats(values, group, keys, depth), scale=1e4)
     count, centred, _ = (np.asarray(x)[:, 0] for x in kernel)
     assert count[5] == len(split) - 1 and count[6] == 0 and count[50] == 1
@@ -92,7 +92,7 @@ def test_dense_group_stats_matches_reference_and_numpy(shape):
         valid[1, 0] = True  # singleton row
     args = jnp.asarray(values), jnp.asarray(valid)
     kernel = ga.dense_group_stats(*args, block_sizes=SMALL, interpret=True)
-    _assert_stats_close(kernel, ga.dense_group_stats_reference(*args), scale=3.0)
+    _assert_stats_close(kernel, _segments.dense_group_stats_reference(*args), scale=3.0)
     ref = np.zeros((3,) + shape)
     for p in range(shape[0]):
         x = values[p, valid[p]].astype(np.float64)
@@ -155,40 +155,6 @@ def test_lowers_for_tpu_and_gpu(name, platform, custom_call):
     disabled = [jax.export.DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")]
     exported = jax.export.export(jax.jit(fn), platforms=[platform], disabled_checks=disabled)(*specs)
     assert custom_call in exported.mlir_module()
-
-
-def np_canonical_ids(columns, valid):
-    """Row i -> the first valid row whose tuple equals row i's (len(valid) if not valid)."""
-    m = len(valid)
-    first, out = {}, np.full(m, m, np.int64)
-    for i in range(m):
-        if valid[i]:
-            out[i] = first.setdefault(tuple(int(c[i]) for c in columns), i)
-    return out
-
-
-@pytest.mark.parametrize("table_size", [None, 2, 16])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_segment_ids_are_canonical_under_collisions(seed, table_size):
-    # A 2-slot table makes almost every class collide: the rounds must still never merge
-    # two different tuples and must give every class its first row.
-    rng = np.random.default_rng(seed)
-    m = int(rng.integers(1, 200))
-    columns = [rng.integers(-3, 3, m).astype(np.int32) for _ in range(int(rng.integers(1, 4)))]
-    valid = rng.random(m) > 0.2
-    fn = jax.jit(lambda v, *c: ga._segment_ids(list(c), v, table_size=table_size))
-    got = np.asarray(fn(jnp.asarray(valid), *map(jnp.asarray, columns)))
-    np.testing.assert_array_equal(got, np_canonical_ids(columns, valid))
-
-
-def test_segment_ids_extreme_and_64bit_ids():
-    ids = np.array([np.iinfo(np.int32).min, -1, 0, np.iinfo(np.int32).max, -1, 0], np.int32)
-    got = np.asarray(ga._segment_ids([jnp.asarray(ids)]))
-    np.testing.assert_array_equal(got, [0, 1, 2, 3, 1, 2])
-    assert ga._segment_ids([jnp.zeros((0,), jnp.int32)]).shape == (0,)
-    with jax.enable_x64(True):
-        big = jnp.asarray(np.array([1, 1 + (1 << 32), 1, -(1 << 40), -(1 << 40)], np.int64))
-        np.testing.assert_array_equal(np.asarray(ga.int32_ids(big)), [0, 1, 0, 3, 3])
 
 
 def test_default_implementation_avoids_quadratic_kernel_on_large_inputs(monkeypatch):
