@@ -204,6 +204,92 @@ def dq_rows(pk, omega, dmat, tau, rho, u, swr_d, swr_rho, scale):
 # --------------------------------------------------------------- few-key rows (dual form)
 
 
+class DualSystem(NamedTuple):
+    """The scaled dual systems ``a u = rhs`` of `dual_system` and the values they weight."""
+
+    a: jax.Array  # [..., R, R]
+    rhs: jax.Array  # [..., R]
+    v: jax.Array  # [..., R, E] (broadcastable)
+    seen: jax.Array | None  # [...] bool or None
+
+
+def dual_system(w, c, v, alpha, seen=None) -> DualSystem:
+    r"""The dual (Gram) system of LLA for queries with ``R`` keys each (`few_key_rows`).
+
+    ``w [..., R]`` the weights (0 for a key the query does not see), ``c [..., R, D]`` the
+    keys centred at the query, ``v [..., R, E]`` the values, ``alpha [...]`` the ridge
+    :math:`\lambda\omega`. The system :math:`(WK + \alpha I)u = \alpha w` is divided by
+    :math:`\alpha + \max_j w_j K_{jj}` (scaling); the solve pivots. ``seen [...]``
+    (optional) marks the queries with at least one key; the others get an identity
+    system, and `dual_output` leaves their output for the caller to mask.
+    """
+    r = w.shape[-1]
+    eye = jnp.eye(r, dtype=w.dtype)
+    gram = jnp.einsum("...jd,...ld->...jl", c, c)
+    top = alpha + jnp.max(w * jnp.diagonal(gram, axis1=-2, axis2=-1), axis=-1)
+    if seen is not None:
+        top = jnp.where(seen, top, 1.0)
+    a = (w[..., :, None] * gram + alpha[..., None, None] * eye) / top[..., None, None]
+    if seen is not None:
+        a = jnp.where(seen[..., None, None], a, eye)
+    return DualSystem(a, (alpha / top)[..., None] * w, v, seen)
+
+
+def dual_output(system: DualSystem, u):
+    r""":math:`\sum_j u_j v_j / \sum_j u_j` ``[..., E]``: the weights sum to 1 by construction."""
+    total = jnp.sum(u, -1, keepdims=True)
+    if system.seen is not None:
+        total = jnp.where(system.seen[..., None], total, 1.0)
+    return jnp.sum(u[..., :, None] * system.v, axis=-2) / total
+
+
+def solve(a, b):
+    """``a x = b`` for ``a [..., D, D]``, ``b [..., D]`` (pivoted LU)."""
+    return jnp.linalg.solve(a, b[..., None])[..., 0]
+
+
+def solve_together(a1, b1, a2, b2):
+    """Two families of linear systems, ``a1 [..., D, D] x1 = b1`` and ``a2 [..., R, R] x2 = b2``
+    with ``R <= D``, in one batched LU call; returns ``(x1, x2)``.
+
+    The smaller systems are padded to ``D`` with an identity block (block-diagonal, so
+    pivoting never mixes the blocks and the padded unknowns are 0). One call, rather
+    than two, because jaxlib's CPU LU factorisation (behind ``jnp.linalg.solve``) splits
+    a large batch over the intra-op thread pool and blocks a pool thread until its parts
+    finish: two factorisations that XLA runs concurrently can occupy every pool thread
+    (two, on a 2-core machine) and wait on each other for ever (observed with jaxlib
+    0.10.2 at N = 2048).
+    """
+    d, r = a1.shape[-1], a2.shape[-1]
+    pad = d - r
+    a2p = jnp.pad(a2, [(0, 0)] * (a2.ndim - 2) + [(0, pad), (0, pad)])
+    a2p = a2p + jnp.diag(jnp.arange(d) >= r).astype(a2.dtype)
+    b2p = jnp.pad(b2, [(0, 0)] * (b2.ndim - 1) + [(0, pad)])
+    n1 = math.prod(a1.shape[:-2])
+    x = solve(jnp.concatenate([a1.reshape(-1, d, d), a2p.reshape(-1, d, d)]),
+              jnp.concatenate([b1.reshape(-1, d), b2p.reshape(-1, d)]))
+    return x[:n1].reshape(b1.shape), x[n1:, :r].reshape(b2.shape)
+
+
+def few_key_system(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full") -> DualSystem | None:
+    r"""The dual systems of the rows that see at most ``D`` keys (`few_key_rows`), or None."""
+    _, n, d = q.shape
+    rows = min(n, d) if causal else (n if n <= d else 0)
+    if rows == 0:
+        return None
+    dtype = _numerics.compute_dtype(q, k, v)
+    qr, kr, vr, lam = (x[:, :rows].astype(dtype) for x in (q, k, v, ridge))
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    valid = jnp.tril(jnp.ones((rows, rows), bool)) if causal else jnp.ones((rows, rows), bool)
+    s = jnp.where(valid, jnp.clip(scale * jnp.einsum("bid,bjd->bij", qr, kr), -CLIP, CLIP), NEG)
+    m = jax.lax.stop_gradient(jnp.max(s, axis=-1, keepdims=True))
+    w = jnp.where(valid, jnp.exp(s - m), 0.0)  # a key a row does not see: w = 0, so u = 0
+    omega = jnp.sum(w, -1)
+    c = kr[:, None, :, :] - qr[:, :, None, :]  # [BH, R, R, D], R <= D
+    alpha = lam * (jax.lax.stop_gradient(omega) if ridge_grad == "stop" else omega)
+    return dual_system(w, c, vr[:, None], alpha)
+
+
 def few_key_rows(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full"):
     r"""LLA for the rows that see at most ``D`` keys, in the dual (Gram) form; or None.
 
@@ -228,30 +314,21 @@ def few_key_rows(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full"):
         ``o [BH, R, E]`` for the first ``R`` rows (computed in the compute dtype of the
         inputs: float32, or float64 for float64 inputs), or None when no row qualifies.
     """
-    _, n, d = q.shape
-    rows = min(n, d) if causal else (n if n <= d else 0)
-    if rows == 0:
-        return None
-    dtype = _numerics.compute_dtype(q, k, v)
-    qr, kr, vr, lam = (x[:, :rows].astype(dtype) for x in (q, k, v, ridge))
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
-    valid = jnp.tril(jnp.ones((rows, rows), bool)) if causal else jnp.ones((rows, rows), bool)
-    s = jnp.where(valid, jnp.clip(scale * jnp.einsum("bid,bjd->bij", qr, kr), -CLIP, CLIP), NEG)
-    m = jax.lax.stop_gradient(jnp.max(s, axis=-1, keepdims=True))
-    w = jnp.where(valid, jnp.exp(s - m), 0.0)  # a key a row does not see: w = 0, so u = 0
-    omega = jnp.sum(w, -1)
-    c = kr[:, None, :, :] - qr[:, :, None, :]  # [BH, R, R, D], R <= D
-    gram = jnp.einsum("bijd,bild->bijl", c, c)
-    alpha = lam * (jax.lax.stop_gradient(omega) if ridge_grad == "stop" else omega)
-    top = alpha + jnp.max(w * jnp.diagonal(gram, axis1=-2, axis2=-1), axis=-1)
-    a = (w[..., :, None] * gram + alpha[..., None, None] * jnp.eye(rows, dtype=dtype)) / top[..., None, None]
-    u = jnp.linalg.solve(a, ((alpha / top)[..., None] * w)[..., None])[..., 0]
-    return jnp.einsum("bij,bje->bie", u, vr) / jnp.sum(u, -1, keepdims=True)
+    system = few_key_system(q, k, v, ridge, scale=scale, causal=causal, ridge_grad=ridge_grad)
+    return None if system is None else dual_output(system, solve(system.a, system.rhs))
 
 
-def with_few_key_rows(o, q, k, v, ridge, *, scale, causal, ridge_grad):
-    """``o [BH, N, E]`` with its first rows replaced by `few_key_rows` (when any row qualifies)."""
-    head = few_key_rows(q, k, v, ridge, scale=scale, causal=causal, ridge_grad=ridge_grad)
+def with_rows(o, head):
+    """``o [BH, N, E]`` with its first rows replaced by ``head [BH, R, E]`` (None: unchanged)."""
     if head is None:
         return o
     return jnp.concatenate([head.astype(o.dtype), o[:, head.shape[1]:]], axis=1)
+
+
+def with_few_key_rows(o, q, k, v, ridge, *, scale, causal, ridge_grad):
+    """``o [BH, N, E]`` with its first rows replaced by `few_key_rows` (when any row qualifies).
+
+    For a program with no other LU solve (the chunked and kernel paths); the exact path
+    solves both families in one call (`solve_together`).
+    """
+    return with_rows(o, few_key_rows(q, k, v, ridge, scale=scale, causal=causal, ridge_grad=ridge_grad))

@@ -543,11 +543,16 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     sig = sig_t - outer - jnp.swapaxes(outer, -1, -2) + omega[..., None, None] * q[..., :, None] * q[..., None, :]
     om_ridge = jax.lax.stop_gradient(omega) if ridge_grad == "stop" else omega
     a = sig + (lam * om_ridge)[..., None, None] * jnp.eye(d, dtype=dtype)
-    rho = jnp.linalg.solve(a, mu[..., None])[..., 0]
+    # The few-key rows' dual systems (lla.few_key_rows) are solved in the same LU call.
+    few = lla.few_key_system(q, k, v, lam, scale=scale, causal=causal, ridge_grad=ridge_grad)
+    if few is None:
+        rho, head = lla.solve(a, mu), None
+    else:
+        rho, u = lla.solve_together(a, mu, few.a, few.rhs)
+        head = lla.dual_output(few, u)
     delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
     coef = w * (1.0 + jnp.sum(rho * q, -1)[..., None] - jnp.einsum("bid,bjd->bij", rho, k)) / delta[..., None]
-    o = lla.with_few_key_rows(jnp.einsum("bij,bje->bie", coef, v), q, k, v, lam, scale=scale, causal=causal,
-                              ridge_grad=ridge_grad)
+    o = lla.with_rows(jnp.einsum("bij,bje->bie", coef, v), head)
     o = jnp.where(reached, jnp.nan, o)
     return o, rho, delta, omega
 

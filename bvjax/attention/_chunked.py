@@ -249,7 +249,8 @@ def local_linear_attention_chunked(
         delta_eps: floor of :math:`\delta_i/\omega_i`.
 
     Returns:
-        [B, N, H, E] in q's dtype (computed in float32, or float64 for float64 inputs).
+        [B, N, H, E] in the promoted dtype of q, k, v, computed in that dtype raised to at
+        least float32 (float64 inputs: float64; float16/bfloat16: float32, cast back).
 
     Examples:
         >>> x = jax.random.normal(jax.random.key(0), (1, 50, 2, 8))
@@ -273,7 +274,7 @@ def local_linear_attention_chunked(
     _checks.positive_int(block_q=block_q, block_k=block_k, cg_iters=cg_iters)
     n, d = sizes["N"], sizes["D"]
     if n == 0:
-        return _layout.empty_output(q, v)
+        return _layout.empty_output(q, k, v)
     cfg = _Config(scale=float(_layout.default_scale(scale, d)), causal=bool(causal), block_q=block_q, block_k=block_k,
                   cg_iters=cg_iters, cg_tol=float(cg_tol), precondition=bool(precondition),
                   delta_eps=float(delta_eps), full_gradient=ridge_grad == "full")
