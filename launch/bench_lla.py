@@ -1,6 +1,6 @@
 r"""Benchmark of Local Linear Attention: naive vs chunked vs Pallas vs softmax attention.
 
-    python -m launch.bench_lla                                   # part of `make bench`, ~2 min on 2 CPU cores
+    python -m launch.bench_lla                                   # part of `make bench`: the three tables
     python -m launch.bench_lla --full                            # every (n, d, T) in --ns x --ds x --cg_iters
     python -m launch.bench_lla --ns=1024,2048 --ds=64 --cg_iters=16 --full
     python -m launch.bench_lla --only=ratio_grid                 # the naive/chunked grid alone

@@ -13,6 +13,13 @@ causal, ``m_i`` the row max),
     \rho_i = A_i^{-1}\mu_i,\quad \delta_i = \omega_i - \mu_i\cdot\rho_i,\quad
     o_i = \sum_j w_{ij}\,(1 - \rho_i\cdot(k_j - q_i))\,v_j / \delta_i .
 
+The algebra the kernel bodies apply to their loaded blocks (conjugate gradient, the
+centred-product identity for :math:`A p`, the backward coefficients, the ridge
+sensitivity, the few-key dual form) is written once, in plain jnp, in
+`bvjax._lla_math`, and shared with the chunked XLA path. The kernels run exactly
+``cg_iters`` CG iterations (a fixed-trip loop); the chunked path stops a block early
+once its rows have frozen, with the same result.
+
 Kernels (one file for the forward and backward kernels, their wrapper and the reference):
 
 - `flash_lla_forward_kernel`, grid ``(BH, N/block_q)``: pass 1 over key tiles keeps the
