@@ -557,11 +557,11 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     else:
         rho, u = lla.solve_together(a, mu, few.a, few.rhs)
         head = lla.dual_output(few, u)
-    delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
-    coef = w * (1.0 + jnp.sum(rho * q, -1)[..., None] - jnp.einsum("bid,bjd->bij", rho, k)) / delta[..., None]
+    delta = lla.delta(omega[..., None], mu, rho, delta_eps)  # [BH, N, 1]
+    coef = lla.output_coefficient(w, jnp.einsum("bid,bjd->bij", rho, k), lla.rowsum(rho * q)) / delta
     o = lla.with_rows(jnp.einsum("bij,bje->bie", coef, v), head)
     o = jnp.where(reached, jnp.nan, o)
-    return o, rho, delta, omega
+    return o, rho, delta[..., 0], omega
 
 
 def flash_lla_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full", delta_eps=1e-6):

@@ -3,10 +3,11 @@
 Queries are taken in blocks (`lax.map` / `lax.scan`) that hold their ``block_q x N``
 weights; the per-query systems are solved with matrix-free conjugate gradient over key
 tiles (the solver, the centred-product identity and the backward coefficients are
-`bvjax._lla_math`'s, shared with the FlashLLA kernel bodies), so neither the ``N x N`` weights, the ``N x N x D`` centred keys nor the
-``N x D x D`` moment matrices are ever formed. The backward pass is a `jax.custom_vjp`
-that recomputes each block (the implicit-function gradient with a second CG solve, written out in the
-documentation's local linear attention notes, docs/notes/lla.md), so training memory is linear too.
+`bvjax._lla_math`'s, shared with the FlashLLA kernel bodies), so neither the ``N x N``
+weights, the ``N x N x D`` centred keys nor the ``N x D x D`` moment matrices are ever
+formed. The backward pass is a `jax.custom_vjp` that recomputes each block (the
+implicit-function gradient with a second CG solve, written out in the documentation's
+local linear attention notes, docs/notes/lla.md), so training memory is linear too.
 """
 
 from __future__ import annotations

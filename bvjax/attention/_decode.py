@@ -144,7 +144,7 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
     alpha = lam * (jax.lax.stop_gradient(om_r) if ridge_grad == "stop" else om_r)
     dual = lla.dual_system(wr, cr, jnp.transpose(vr, (0, 2, 1, 3)), alpha, seen)
     rho, u = lla.solve_together(a, mu, dual.a, dual.rhs)
-    delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
+    delta = lla.delta(omega[..., None], mu, rho, delta_eps)[..., 0]
     o = (nu - jnp.einsum("bhed,bhd->bhe", psi, rho)) / jnp.where(seen, delta, 1.0)[..., None]
     o_dual = lla.dual_output(dual, u)
     o = jnp.where((lengths <= d)[:, None, None], o_dual, o)

@@ -141,7 +141,8 @@ def local_linear_attention(
     impl = _dispatch.resolve_implementation(implementation)
     if q.shape[1] == 0:
         return _layout.empty_output(q, k, v)
-    return _compute(q, k, v, jnp.asarray(ridge, _numerics.compute_dtype(q, k, v)), impl=impl, scale=scale, causal=causal,
+    ridge = jnp.asarray(ridge, _numerics.compute_dtype(q, k, v))
+    return _compute(q, k, v, ridge, impl=impl, scale=scale, causal=causal,
                     ridge_grad=ridge_grad, delta_eps=delta_eps, cg_iters=cg_iters, cg_tol=cg_tol,
                     precondition=precondition, block_sizes=block_sizes, platform=platform)
 

@@ -104,8 +104,8 @@ def _private_kernel_uses(path: pathlib.Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "bvjax" / "attention").glob("*.py")) + [ROOT / "bvjax" / "_lla_math.py"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "bvjax" / "attention").glob("*.py"))
+                         + [ROOT / "bvjax" / "_lla_math.py"], ids=lambda p: p.name)
 def test_attention_uses_no_private_kernel_name(path):
     assert not _private_kernel_uses(path)
 
