@@ -1,8 +1,9 @@
 r"""Benchmark of Local Linear Attention: naive vs chunked vs Pallas vs softmax attention.
 
-    python -m launch.bench_lla                                   # part of `make bench`, ~2 min on 2 CPU cores
+    python -m launch.bench_lla                                   # part of `make bench`: the three tables
     python -m launch.bench_lla --full                            # every (n, d, T) in --ns x --ds x --cg_iters
     python -m launch.bench_lla --ns=1024,2048 --ds=64 --cg_iters=16 --full
+    python -m launch.bench_lla --only=ratio_grid                 # the naive/chunked grid alone
 
 One (batch, head) of Gaussian q, k, v [1, n, 1, d] in float32, causal, ridge ``--ridge``.
 Default grid: the n sweep ``--ns`` at d = ``--base_d``, T = ``--base_t``, plus the d
@@ -18,8 +19,8 @@ sweep ``--ds`` and the CG-iteration sweep ``--cg_iters`` at n = ``--base_n``;
   only on an accelerator ("n/a cpu": interpret mode is a correctness path, not a speed path);
 - ``softmax``: `softmax_attention` (the exact masked softmax, the speed floor).
 
-Columns: seconds per call (compilation excluded; best of ``--repeats``, or one run when
-a call takes over 2 s), ratios, temporary memory from
+Columns: seconds per call (compilation excluded; the median of ``--repeats`` runs, or one
+run when a call takes over 2 s), ratios, temporary memory from
 ``jax.jit(f).lower(...).compile().memory_analysis().temp_size_in_bytes``, achieved
 GFLOP/s of the chunked (and Pallas) path against the forward count
 (`pallas_kernels.flash_lla.flash_lla_cost`: (8 + 6T) P d + 2 P e flops over the
@@ -29,10 +30,19 @@ computed for n <= ``--reference_max_n``).
 
 A second table gives the CG iterations the chunked path needs against the ridge: its
 max |error| vs the float64 reference at n = ``--cg_n``, d = ``--cg_d``.
+
+A third table, the ratio grid, times naive and chunked side by side in one process at
+n = ``--base_n`` for every d in ``--ds`` and T in ``--cg_iters`` (the same inputs, the
+median of ``--grid_repeats`` runs each) and prints the speed-up naive / chunked. The
+chunked path's CG stops once every row of a query block has frozen (relative residual
+``cg_tol`` = 1e-6), so T is an upper bound: at ridge 1 on Gaussian inputs the blocks
+freeze after 7 to 14 iterations, and T = 16 and 32 cost about the same; smaller ridges
+need more iterations (the CG table) and gain less.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -62,6 +72,8 @@ _CG_D = flags.DEFINE_integer("cg_d", 32, "d of the CG-iterations-vs-ridge table.
 _CG_RIDGES = flags.DEFINE_list("cg_ridges", ["0.1", "1", "10"], "Ridges of the CG table.")
 _CG_TS = flags.DEFINE_list("cg_table_iters", ["4", "8", "16", "32", "64"], "CG iterations of the CG table.")
 _CG_TOL = flags.DEFINE_float("cg_target", 1e-3, "Max |error| the CG table asks for.")
+_GRID_REPEATS = flags.DEFINE_integer("grid_repeats", 5, "Timed repeats of each ratio-grid cell (median).")
+_ONLY = flags.DEFINE_enum("only", None, ["main", "cg", "ratio_grid"], "Run one table only (default: all three).")
 
 
 def reference_float64(q, k, v, ridge):
@@ -91,18 +103,20 @@ def compiled(fn, *args):
     return exe, (mem.temp_size_in_bytes if mem is not None else float("nan"))
 
 
-def timed(exe, args, repeats):
+def timed(exe, args, repeats, *, single_above=2.0):
+    """(median seconds of ``repeats`` calls after a warm-up call, the output); the warm-up
+    alone when it took over ``single_above`` seconds."""
     start = time.perf_counter()
     out = jax.block_until_ready(exe(*args))
     first = time.perf_counter() - start
-    if first > 2.0:
+    if first > single_above:
         return first, out
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         jax.block_until_ready(exe(*args))
         times.append(time.perf_counter() - start)
-    return min(times), out
+    return float(np.median(times)), out
 
 
 def grid():
@@ -124,12 +138,46 @@ def mb(x):
     return f"{x / 2**20:>9.1f}"
 
 
+def ratio_grid():
+    """naive / chunked at n = --base_n over d in --ds and T in --cg_iters, timed side by side."""
+    n, lam, reps = _BASE_N.value, _RIDGE.value, _GRID_REPEATS.value
+    ds, ts = [int(x) for x in _DS.value], [int(x) for x in _TS.value]
+    print(f"\nRatio grid: naive / chunked seconds at n={n}, float32, causal, ridge {lam:g}, block_q={_BLOCK_Q.value}, "
+          f"block_k={_BLOCK_K.value}; median of {reps} runs each, compilation excluded")
+    header = (f"{'d':>4} | {'naive s':>8} | " + " | ".join(f"{'chk s T=' + str(t):>11}" for t in ts) + " | "
+              + " | ".join(f"{'x T=' + str(t):>7}" for t in ts))
+    print(header + "\n" + "-" * len(header))
+    worst = math.inf
+    for d in ds:
+        args = inputs(n, d)
+        naive = lambda q, k, v: local_linear_attention(q, k, v, ridge=lam, implementation="xla")
+        t_n, _ = timed(compiled(naive, *args)[0], args, reps, single_above=math.inf)
+        t_c = []
+        for t in ts:
+            chunked = functools.partial(local_linear_attention_chunked, ridge=lam, cg_iters=t, block_q=_BLOCK_Q.value,
+                                        block_k=_BLOCK_K.value)
+            t_c.append(timed(compiled(chunked, *args)[0], args, reps, single_above=math.inf)[0])
+        worst = min(worst, min(t_n / c for c in t_c))
+        print(f"{d:>4} | {t_n:>8.4f} | " + " | ".join(f"{c:>11.4f}" for c in t_c) + " | "
+              + " | ".join(f"{t_n / c:>7.2f}" for c in t_c), flush=True)
+    print(f"smallest speed-up over the grid: {worst:.2f}x")
+
+
 def main(argv):
     del argv
+    if _ONLY.value in (None, "main"):
+        main_table()
+    if _ONLY.value in (None, "cg"):
+        cg_table()
+    if _ONLY.value in (None, "ratio_grid"):
+        ratio_grid()
+
+
+def main_table():
     on_accelerator = jax.default_backend() != "cpu"
     lam = _RIDGE.value
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); float32, causal, ridge {lam:g}, "
-          f"one (batch, head); seconds: best of {_REPEATS.value} (one run above 2 s), compilation excluded.")
+          f"one (batch, head); seconds: median of {_REPEATS.value} (one run above 2 s), compilation excluded.")
     print("GF/s: the forward FLOP count (causal pairs) over the time; temp MB: compiled temporary "
           "memory; err: max |out - float64 reference|.\n")
     header = (f"{'n':>5} | {'d':>3} | {'T':>2} | {'naive s':>9} | {'chunked s':>9} | {'pallas s':>9} | "
@@ -190,6 +238,8 @@ def main(argv):
     for note in notes:
         print(f"* {note}")
 
+
+def cg_table():
     n, d = _CG_N.value, _CG_D.value
     q, k, v = inputs(n, d, seed=1)
     ts = [int(x) for x in _CG_TS.value]

@@ -13,6 +13,13 @@ causal, ``m_i`` the row max),
     \rho_i = A_i^{-1}\mu_i,\quad \delta_i = \omega_i - \mu_i\cdot\rho_i,\quad
     o_i = \sum_j w_{ij}\,(1 - \rho_i\cdot(k_j - q_i))\,v_j / \delta_i .
 
+The algebra the kernel bodies apply to their loaded blocks (conjugate gradient, the
+centred-product identity for :math:`A p`, the backward coefficients, the ridge
+sensitivity, the few-key dual form) is written once, in plain jnp, in
+`bvjax._lla_math`, and shared with the chunked XLA path. The kernels run exactly
+``cg_iters`` CG iterations (a fixed-trip loop); the chunked path stops a block early
+once its rows have frozen, with the same result.
+
 Kernels (one file for the forward and backward kernels, their wrapper and the reference):
 
 - `flash_lla_forward_kernel`, grid ``(BH, N/block_q)``: pass 1 over key tiles keeps the
@@ -61,6 +68,7 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
+from bvjax import _lla_math as lla
 from bvjax import _numerics
 from pallas_kernels import _common
 
@@ -76,9 +84,8 @@ __all__ = [
     "flash_lla_stats_reference",
 ]
 
-RIDGE_GRADS = ("full", "stop")
-_NEG = _numerics.NEG
-_CLIP = 1e30  # scores are clipped to +-_CLIP so s - m never overflows
+RIDGE_GRADS = lla.RIDGE_GRADS
+few_key_rows = lla.few_key_rows
 _F32 = jnp.float32
 
 
@@ -125,66 +132,6 @@ class _Config:
     platform: str
 
 
-# ------------------------------------------------------------------ shared tile algebra
-
-
-def _dot(a, b):
-    return jax.lax.dot_general(a, b, (((1,), (0,)), ((), ())), preferred_element_type=_F32)
-
-
-def _dot_nt(a, b):
-    """a @ b.T without materialising the transpose."""
-    return jax.lax.dot_general(a, b, (((1,), (1,)), ((), ())), preferred_element_type=_F32)
-
-
-def _rowsum(x):
-    return jnp.sum(x, axis=1, keepdims=True)
-
-
-def _cg(matvec, rhs, diag, *, iters, tol):
-    """Masked conjugate gradient for all rows of a tile at once (row vectors [R, 1]).
-
-    A row freezes (alpha = beta = 0) once ``|r|^2 <= tol^2 |r_0|^2`` or when its
-    curvature ``p.Ap`` is not positive; rows with ``r_0 = 0`` never start. ``diag`` is the
-    Jacobi preconditioner (None: plain CG).
-    """
-    precond = (lambda r: r / diag) if diag is not None else (lambda r: r)
-    r = rhs
-    z = precond(r)
-    rr0 = _rowsum(r * r)
-    rz = _rowsum(r * z)
-    active = rr0 > 0.0
-    x = jnp.zeros_like(rhs)
-
-    def body(_, carry):
-        x, r, p, rz, active = carry
-        ap = matvec(p)
-        pap = _rowsum(p * ap)
-        ok = active & (pap > 0.0)
-        alpha = jnp.where(ok, rz / jnp.where(ok, pap, 1.0), 0.0)
-        x = x + alpha * p
-        r = r - alpha * ap
-        z = precond(r)
-        rz_new = _rowsum(r * z)
-        beta = jnp.where(ok & (rz > 0.0), rz_new / jnp.where(rz > 0.0, rz, 1.0), 0.0)
-        p = z + beta * p
-        active = ok & (_rowsum(r * r) > (tol * tol) * rr0)
-        return x, r, p, rz_new, active
-
-    x, *_ = jax.lax.fori_loop(0, iters, body, (x, r, z, rz, active))
-    return x
-
-
-def _apply_a(sig_p, p, q, mu_t, omega, lam):
-    """A p from the uncentred product Sigma~ p (the centred-product identities)."""
-    pq = _rowsum(p * q)
-    return (sig_p - pq * mu_t - _rowsum(p * mu_t) * q + omega * pq * q + lam * omega * p)
-
-
-def _jacobi(diag_t, q, mu_t, omega, lam):
-    return diag_t - 2.0 * mu_t * q + omega * q * q + lam * omega
-
-
 # ------------------------------------------------------------------------------ forward
 
 
@@ -197,8 +144,7 @@ def _key_tile(q, k_ref, j, row, *, block_k, seq_len, causal, scale, row_valid=No
         valid = valid & (col <= row)
     if row_valid is not None:
         valid = valid & row_valid
-    s = jnp.clip(scale * _dot_nt(q, kc), -_CLIP, _CLIP)
-    return start, kc, s, valid
+    return start, kc, lla.scores(q, kc, scale), valid
 
 
 def _num_key_tiles(i, *, block_q, block_k, num_k, causal):
@@ -224,18 +170,18 @@ def flash_lla_forward_kernel(q_ref, k_ref, v_ref, lam_ref, o_ref, rho_ref, delta
     def moments(j, carry):
         m, omega, mu_t, diag_t = carry
         _, kc, s, valid = tile(j)
-        m_new = jnp.maximum(m, jnp.max(jnp.where(valid, s, _NEG), axis=1, keepdims=True))
+        m_new = jnp.maximum(m, jnp.max(jnp.where(valid, s, lla.NEG), axis=1, keepdims=True))
         alpha = jnp.exp(m - m_new)
         w = jnp.where(valid, jnp.exp(s - m_new), 0.0)
-        omega = alpha * omega + _rowsum(w)
-        mu_t = alpha * mu_t + _dot(w, kc)
+        omega = alpha * omega + lla.rowsum(w)
+        mu_t = alpha * mu_t + lla.dot(w, kc)
         if precondition:
-            diag_t = alpha * diag_t + _dot(w, kc * kc)
+            diag_t = alpha * diag_t + lla.dot(w, kc * kc)
         return m_new, omega, mu_t, diag_t
 
     zero_r = jnp.zeros((block_q, 1), _F32)
     zero_d = jnp.zeros((block_q, d), _F32)
-    m, omega, mu_t, diag_t = jax.lax.fori_loop(0, hi, moments, (zero_r + _NEG, zero_r, zero_d, zero_d))
+    m, omega, mu_t, diag_t = jax.lax.fori_loop(0, hi, moments, (zero_r + lla.NEG, zero_r, zero_d, zero_d))
 
     def weights(j):
         start, kc, s, valid = tile(j)
@@ -244,20 +190,20 @@ def flash_lla_forward_kernel(q_ref, k_ref, v_ref, lam_ref, o_ref, rho_ref, delta
     def matvec(p):
         def body(j, acc):
             _, kc, w = weights(j)
-            return acc + _dot(w * _dot_nt(p, kc), kc)
+            return acc + lla.sigma_tilde_tile(w, p, kc)
 
-        return _apply_a(jax.lax.fori_loop(0, hi, body, zero_d), p, q, mu_t, omega, lam)
+        return lla.apply_a(jax.lax.fori_loop(0, hi, body, zero_d), p, q, mu_t, omega, lam)
 
     mu = mu_t - omega * q
-    diag = _jacobi(diag_t, q, mu_t, omega, lam) if precondition else None
-    rho = _cg(matvec, mu, diag, iters=cg_iters, tol=cg_tol)
-    delta = jnp.maximum(omega - _rowsum(mu * rho), delta_eps * omega)
-    rq = _rowsum(rho * q)
+    diag = lla.jacobi(diag_t, q, mu_t, omega, lam) if precondition else None
+    rho = lla.cg(matvec, mu, diag, iters=cg_iters, tol=cg_tol)
+    delta = lla.delta(omega, mu, rho, delta_eps)
+    rq = lla.rowsum(rho * q)
 
     def output(j, acc):
         start, kc, w = weights(j)
         vc = v_ref[pl.ds(start, block_k), :].astype(_F32)
-        return acc + _dot(w * (1.0 + rq - _dot_nt(rho, kc)), vc)
+        return acc + lla.dot(lla.output_coefficient(w, lla.dot_nt(rho, kc), rq), vc)
 
     o = jax.lax.fori_loop(0, hi, output, jnp.zeros((block_q, v_ref.shape[1]), _F32)) / delta
     o_ref[...] = o.astype(o_ref.dtype)
@@ -297,12 +243,12 @@ def flash_lla_dq_kernel(q_ref, k_ref, v_ref, lam_ref, do_ref, o_ref, rho_ref, de
     def sweep_a(j, carry):
         tau, t_t, mu_t, diag_t = carry
         kc, vc, w = tile(j)
-        c = _dot_nt(do, vc) * w / delta
-        tau = tau + _rowsum(c)
-        t_t = t_t + _dot(c, kc)
-        mu_t = mu_t + _dot(w, kc)
+        c = lla.dot_nt(do, vc) * w / delta
+        tau = tau + lla.rowsum(c)
+        t_t = t_t + lla.dot(c, kc)
+        mu_t = mu_t + lla.dot(w, kc)
         if precondition:
-            diag_t = diag_t + _dot(w, kc * kc)
+            diag_t = diag_t + lla.dot(w, kc * kc)
         return tau, t_t, mu_t, diag_t
 
     tau, t_t, mu_t, diag_t = jax.lax.fori_loop(0, hi, sweep_a, (zero_r, zero_d, zero_d, zero_d))
@@ -310,29 +256,26 @@ def flash_lla_dq_kernel(q_ref, k_ref, v_ref, lam_ref, do_ref, o_ref, rho_ref, de
     def matvec(p):
         def body(j, acc):
             kc, _, w = tile(j)
-            return acc + _dot(w * _dot_nt(p, kc), kc)
+            return acc + lla.sigma_tilde_tile(w, p, kc)
 
-        return _apply_a(jax.lax.fori_loop(0, hi, body, zero_d), p, q, mu_t, omega, lam)
+        return lla.apply_a(jax.lax.fori_loop(0, hi, body, zero_d), p, q, mu_t, omega, lam)
 
-    beta = _rowsum(do * o_ref[...].astype(_F32)) / delta
-    diag = _jacobi(diag_t, q, mu_t, omega, lam) if precondition else None
-    u = _cg(matvec, t_t - tau * q, diag, iters=cg_iters, tol=cg_tol)
-    gamma = lam * (_rowsum(u * rho) - beta * _rowsum(rho * rho)) if full_gradient else zero_r
-    dmat = 2.0 * beta * rho - u
-    rq, uq = _rowsum(rho * q), _rowsum(u * q)
+    beta = lla.rowsum(do * o_ref[...].astype(_F32)) / delta
+    diag = lla.jacobi(diag_t, q, mu_t, omega, lam) if precondition else None
+    u = lla.cg(matvec, t_t - tau * q, diag, iters=cg_iters, tol=cg_tol)
+    gamma = lam * lla.ridge_sensitivity(u, rho, beta) if full_gradient else zero_r
+    dmat = lla.d_rho(beta, rho, u)
+    rq, uq = lla.rowsum(rho * q), lla.rowsum(u * q)
 
     def sweep_b(j, carry):
         dq, swr_d, swr_rho = carry
         kc, vc, w = tile(j)
-        r_rho = _dot_nt(rho, kc) - rq
-        r_u = _dot_nt(u, kc) - uq
-        r_d = 2.0 * beta * r_rho - r_u
-        g = _dot_nt(do, vc)
-        p = g * w * (1.0 - r_rho) / delta + w * (gamma - beta + r_d - 0.5 * r_d * r_rho + 0.5 * r_u * r_rho)
-        return dq + _dot(p, kc), swr_d + _rowsum(w * r_d), swr_rho + _rowsum(w * r_rho)
+        t = lla.backward_tile(w, lla.dot_nt(do, vc), lla.dot_nt(rho, kc), rq, lla.dot_nt(u, kc), uq, beta, gamma,
+                              delta)
+        return dq + lla.dot(t.p, kc), swr_d + lla.rowsum(w * t.r_d), swr_rho + lla.rowsum(w * t.r_rho)
 
     dq, swr_d, swr_rho = jax.lax.fori_loop(0, hi, sweep_b, (zero_d, zero_r, zero_r))
-    dq = scale * dq - omega * dmat + tau * rho + swr_d * rho - swr_rho * u
+    dq = lla.dq_rows(dq, omega, dmat, tau, rho, u, swr_d, swr_rho, scale)
     dq_ref[...] = jnp.where(row_valid, dq, 0.0)
     u_ref[...] = u
     beta_ref[...] = beta
@@ -361,18 +304,11 @@ def flash_lla_dkv_kernel(q_ref, k_ref, v_ref, do_ref, rho_ref, u_ref, delta_ref,
         valid = (col < seq_len) & (row < seq_len)
         if causal:
             valid = valid & (col <= row)
-        s = jnp.clip(scale * _dot_nt(q, kc), -_CLIP, _CLIP)
-        w = jnp.where(valid, jnp.exp(s - m), 0.0)
-        r_rho = _dot_nt(rho, kc) - _rowsum(rho * q)
-        r_u = _dot_nt(u, kc) - _rowsum(u * q)
-        r_d = 2.0 * beta * r_rho - r_u
-        g = _dot_nt(do, vc)
-        sm = w * (1.0 - r_rho) / delta
-        c = g * w / delta
-        p = g * sm + w * (gamma - beta + r_d - 0.5 * r_d * r_rho + 0.5 * r_u * r_rho)
-        dmat = 2.0 * beta * rho - u
-        dk = dk + scale * _dot(p.T, q) + _dot(w.T, dmat) - _dot((c + w * r_d).T, rho) + _dot((w * r_rho).T, u)
-        dv = dv + _dot(sm.T, do)
+        w = jnp.where(valid, jnp.exp(lla.scores(q, kc, scale) - m), 0.0)
+        t = lla.backward_tile(w, lla.dot_nt(do, vc), lla.dot_nt(rho, kc), lla.rowsum(rho * q), lla.dot_nt(u, kc),
+                              lla.rowsum(u * q), beta, gamma, delta)
+        dk = dk + lla.dk_tile(t, w, q, rho, u, lla.d_rho(beta, rho, u), scale)
+        dv = dv + lla.dot(t.sm.T, do)
         return dk, dv
 
     dk, dv = jax.lax.fori_loop(lo, num_q, body, (jnp.zeros((block_k, d), _F32),
@@ -495,31 +431,31 @@ def _backward(cfg: _Config, n, d, e, residuals, do):
         cost_estimate=cost["dkv"],
         name="flash_lla_dkv",
     )(qp, kp, vp, dop, rho, u, delta, m, beta, gamma)
-    rows = slice(0, n)
-    dlam = omega[:, rows, 0] * (jnp.sum(u * rho, -1) - beta[..., 0] * jnp.sum(rho * rho, -1))[:, rows]
-    return dq[:, rows, :d], dk[:, rows, :d], dv[:, rows, :e], dlam
+    dlam = (omega * lla.ridge_sensitivity(u, rho, beta))[:, :n, 0]
+    return dq[:, :n, :d], dk[:, :n, :d], dv[:, :n, :e], dlam
 
 
 _backward_jit = jax.jit(_backward, static_argnums=(0, 1, 2, 3))  # eager jax.grad stays compiled
 
 
-@functools.cache
-def _make(cfg: _Config):
-    @jax.custom_vjp
-    def fn(q, k, v, lam):
-        return _forward(cfg, q, k, v, lam)[0]
+# The configuration is a static (hashable) argument: jit's cache is the only cache.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _flash_lla_vjp(cfg: _Config, q, k, v, lam):
+    return _forward(cfg, q, k, v, lam)[0]
 
-    def fwd(q, k, v, lam):
-        o, residuals = _forward(cfg, q, k, v, lam)
-        return o, (residuals, q, k, v, lam)
 
-    def bwd(res, do):
-        residuals, q, k, v, lam = res
-        dq, dk, dv, dlam = _backward_jit(cfg, q.shape[1], q.shape[2], v.shape[2], residuals, do.astype(_F32))
-        return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype), dlam.astype(lam.dtype)
+def _flash_lla_fwd(cfg, q, k, v, lam):
+    o, residuals = _forward(cfg, q, k, v, lam)
+    return o, (residuals, q, k, v, lam)
 
-    fn.defvjp(fwd, bwd)
-    return fn
+
+def _flash_lla_bwd(cfg, res, do):
+    residuals, q, k, v, lam = res
+    dq, dk, dv, dlam = _backward_jit(cfg, q.shape[1], q.shape[2], v.shape[2], residuals, do.astype(_F32))
+    return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype), dlam.astype(lam.dtype)
+
+
+_flash_lla_vjp.defvjp(_flash_lla_fwd, _flash_lla_bwd)
 
 
 def _check(q, k, v, ridge):
@@ -575,64 +511,12 @@ def flash_lla(q: jax.Array, k: jax.Array, v: jax.Array, ridge: jax.Array, *, sca
                   interpret=bool(interpret), platform=platform)
     reached = _numerics.attention_nonfinite(q, k, v, causal=cfg.causal)
     q, k, v = (_numerics.finite_or_zero(x) for x in (q, k, v))
-    o = _make(cfg)(q, k, v, ridge)
-    o = _with_few_key_rows(o, q, k, v, ridge, scale=cfg.scale, causal=cfg.causal, ridge_grad=ridge_grad)
+    o = _flash_lla_vjp(cfg, q, k, v, ridge)
+    o = lla.with_few_key_rows(o, q, k, v, ridge, scale=cfg.scale, causal=cfg.causal, ridge_grad=ridge_grad)
     return jnp.where(reached, jnp.nan, o).astype(o.dtype)
 
 
 # ---------------------------------------------------------------------------- reference
-
-
-def few_key_rows(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full"):
-    r"""LLA for the rows that see at most ``D`` keys, in the dual (Gram) form; or None.
-
-    A query that sees ``n_i <= D`` keys has a rank-deficient :math:`\Sigma_i`, and at a
-    small ridge the primal form :math:`1 - \rho_i\cdot(k_j-q_i)` cancels to noise
-    (its value is :math:`O(\lambda)`) while :math:`\delta_i` falls below any floor. The
-    same weights follow without cancellation from the push-through identity
-    :math:`1 - C\rho = \alpha (K W + \alpha I)^{-1} 1` with :math:`C` the centred keys,
-    :math:`K = CC^\top` their ``n_i x n_i`` Gram matrix, :math:`W` the weights and
-    :math:`\alpha = \lambda_i\omega_i`: the unnormalised weights
-    :math:`u = w \circ (1 - C\rho)` solve :math:`(WK + \alpha I)\,u = \alpha w`, and
-    :math:`S_{ij} = u_j / \sum_l u_l` sums to 1 by construction (the intercept is exact,
-    and a single key returns its value for any ridge). The system is divided by
-    :math:`\alpha + \max_j w_j K_{jj}` before the solve (scaling), and
-    ``jnp.linalg.solve`` pivots.
-
-    Causal: rows ``0 .. min(N, D) - 1`` (keys ``j <= i``); bidirectional: every row when
-    ``N <= D``, else none. Same layout and arguments as `flash_lla`; differentiable.
-
-    Returns:
-        ``o [BH, R, E]`` for the first ``R`` rows (computed in float32, or float64 for
-        float64 inputs), or None when no row qualifies.
-    """
-    _, n, d = q.shape
-    rows = min(n, d) if causal else (n if n <= d else 0)
-    if rows == 0:
-        return None
-    dtype = jnp.promote_types(q.dtype, _F32)
-    qr, kr, vr, lam = (x[:, :rows].astype(dtype) for x in (q, k, v, ridge))
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
-    valid = jnp.tril(jnp.ones((rows, rows), bool)) if causal else jnp.ones((rows, rows), bool)
-    s = jnp.where(valid, jnp.clip(scale * jnp.einsum("bid,bjd->bij", qr, kr), -_CLIP, _CLIP), _NEG)
-    m = jax.lax.stop_gradient(jnp.max(s, axis=-1, keepdims=True))
-    w = jnp.where(valid, jnp.exp(s - m), 0.0)  # a key a row does not see: w = 0, so u = 0
-    omega = jnp.sum(w, -1)
-    c = kr[:, None, :, :] - qr[:, :, None, :]  # [BH, R, R, D], R <= D
-    gram = jnp.einsum("bijd,bild->bijl", c, c)
-    alpha = lam * (jax.lax.stop_gradient(omega) if ridge_grad == "stop" else omega)
-    top = alpha + jnp.max(w * jnp.diagonal(gram, axis1=-2, axis2=-1), axis=-1)
-    a = (w[..., :, None] * gram + alpha[..., None, None] * jnp.eye(rows, dtype=dtype)) / top[..., None, None]
-    u = jnp.linalg.solve(a, ((alpha / top)[..., None] * w)[..., None])[..., 0]
-    return jnp.einsum("bij,bje->bie", u, vr) / jnp.sum(u, -1, keepdims=True)
-
-
-def _with_few_key_rows(o, q, k, v, ridge, *, scale, causal, ridge_grad):
-    """``o`` with its first rows replaced by `few_key_rows` (when any row qualifies)."""
-    head = few_key_rows(q, k, v, ridge, scale=scale, causal=causal, ridge_grad=ridge_grad)
-    if head is None:
-        return o
-    return jnp.concatenate([head.astype(o.dtype), o[:, head.shape[1]:]], axis=1)
 
 
 def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full", delta_eps=1e-6):
@@ -640,21 +524,22 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
 
     Same layout and arguments as `flash_lla`. Memory is ``O(N^2 + N D^2)`` per head.
     ``jax.grad`` through it is exact in the chosen ``ridge_grad`` convention. Computes
-    in float32, or float64 for float64 inputs. The row max is held constant (the
+    in the promoted dtype of q, k, v raised to at least float32 (float64 for float64
+    inputs). The row max is held constant (the
     output does not depend on it).
     """
     _check(q, k, v, ridge)
     if ridge_grad not in RIDGE_GRADS:
         raise ValueError(f"ridge_grad: expected one of {RIDGE_GRADS}, got {ridge_grad!r}")
-    dtype = jnp.promote_types(q.dtype, _F32)
+    dtype = _numerics.compute_dtype(q, k, v)
     reached = _numerics.attention_nonfinite(q, k, v, causal=causal)
     q, k, v = (_numerics.finite_or_zero(x) for x in (q, k, v))
     q, k, v, lam = (x.astype(dtype) for x in (q, k, v, ridge))
     n, d = q.shape[1], q.shape[2]
     scale = 1.0 / math.sqrt(d) if scale is None else scale
-    s = jnp.clip(scale * jnp.einsum("bid,bjd->bij", q, k), -_CLIP, _CLIP)
+    s = jnp.clip(scale * jnp.einsum("bid,bjd->bij", q, k), -lla.CLIP, lla.CLIP)
     valid = jnp.tril(jnp.ones((n, n), bool)) if causal else jnp.ones((n, n), bool)
-    s = jnp.where(valid, s, _NEG)
+    s = jnp.where(valid, s, lla.NEG)
     m = jax.lax.stop_gradient(jnp.max(s, axis=-1, keepdims=True))
     w = jnp.where(valid, jnp.exp(s - m), 0.0)
     omega = jnp.sum(w, -1)
@@ -665,17 +550,23 @@ def flash_lla_stats_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_
     sig = sig_t - outer - jnp.swapaxes(outer, -1, -2) + omega[..., None, None] * q[..., :, None] * q[..., None, :]
     om_ridge = jax.lax.stop_gradient(omega) if ridge_grad == "stop" else omega
     a = sig + (lam * om_ridge)[..., None, None] * jnp.eye(d, dtype=dtype)
-    rho = jnp.linalg.solve(a, mu[..., None])[..., 0]
-    delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
-    coef = w * (1.0 + jnp.sum(rho * q, -1)[..., None] - jnp.einsum("bid,bjd->bij", rho, k)) / delta[..., None]
-    o = _with_few_key_rows(jnp.einsum("bij,bje->bie", coef, v), q, k, v, lam, scale=scale, causal=causal,
-                           ridge_grad=ridge_grad)
+    # The few-key rows' dual systems (lla.few_key_rows) are solved in the same LU call.
+    few = lla.few_key_system(q, k, v, lam, scale=scale, causal=causal, ridge_grad=ridge_grad)
+    if few is None:
+        rho, head = lla.solve(a, mu), None
+    else:
+        rho, u = lla.solve_together(a, mu, few.a, few.rhs)
+        head = lla.dual_output(few, u)
+    delta = lla.delta(omega[..., None], mu, rho, delta_eps)  # [BH, N, 1]
+    coef = lla.output_coefficient(w, jnp.einsum("bid,bjd->bij", rho, k), lla.rowsum(rho * q)) / delta
+    o = lla.with_rows(jnp.einsum("bij,bje->bie", coef, v), head)
     o = jnp.where(reached, jnp.nan, o)
-    return o, rho, delta, omega
+    return o, rho, delta[..., 0], omega
 
 
 def flash_lla_reference(q, k, v, ridge, *, scale=None, causal=True, ridge_grad="full", delta_eps=1e-6):
-    """Exact LLA in plain jnp (the XLA path of `flash_lla`); returns o [BH, N, E] in q's dtype."""
+    """Exact LLA in plain jnp (the XLA path of `flash_lla`); returns o [BH, N, E] in the
+    promoted dtype of q, k, v (computed in at least float32)."""
     o = flash_lla_stats_reference(q, k, v, ridge, scale=scale, causal=causal, ridge_grad=ridge_grad,
                                   delta_eps=delta_eps)[0]
-    return o.astype(q.dtype)
+    return o.astype(_numerics.float_dtype(q, k, v))

@@ -8,9 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks, _numerics
+from bvjax import _lla_math as lla
 from bvjax.attention import _layout
-
-_NEG = _numerics.NEG
 
 
 def local_linear_attention_decode(
@@ -56,7 +55,9 @@ def local_linear_attention_decode(
         delta_eps: floor of :math:`\delta/\omega`.
 
     Returns:
-        [B, H, E] in q's dtype.
+        [B, H, E] in the promoted dtype of q and the caches, computed in that dtype
+        raised to at least float32 (float64 inputs: float64; float16/bfloat16: float32,
+        cast back).
 
     Examples:
         >>> x = jax.random.normal(jax.random.key(0), (1, 6, 2, 8))
@@ -82,7 +83,7 @@ def local_linear_attention_decode(
     _checks.positive_int(num_splits=num_splits)
     _checks.in_range("lengths", lengths, low=0, high=sizes["M"])  # eager only; traced lengths are clipped
     lengths = jnp.full((sizes["B"],), sizes["M"], jnp.int32) if lengths is None else lengths
-    return _compute(q, k_cache, v_cache, jnp.asarray(ridge, _layout.compute_dtype(q)), lengths,
+    return _compute(q, k_cache, v_cache, jnp.asarray(ridge, _numerics.compute_dtype(q, k_cache, v_cache)), lengths,
                     scale=_layout.default_scale(scale, sizes["D"]), num_splits=num_splits, ridge_grad=ridge_grad,
                     delta_eps=delta_eps)
 
@@ -90,7 +91,7 @@ def local_linear_attention_decode(
 @functools.partial(jax.jit, static_argnames=("scale", "num_splits", "ridge_grad", "delta_eps"))
 def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_grad, delta_eps):
     b, m_len, h, d = k_cache.shape
-    dtype = _layout.compute_dtype(q)
+    dtype = _numerics.compute_dtype(q, k_cache, v_cache)
     lam = ridge
     lam = jnp.broadcast_to(lam[:, None] if lam.ndim == 1 else lam, (b, h))
 
@@ -111,8 +112,8 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
         return x.reshape((b, num_splits, chunk) + x.shape[2:])
 
     ks, vs, ok = split(kc), split(vc), split(valid)
-    s = jnp.clip(scale * jnp.einsum("bschd,bhd->bsch", ks, qf), -1e30, 1e30)
-    s = jnp.where(ok[..., None], s, _NEG)
+    s = jnp.clip(scale * jnp.einsum("bschd,bhd->bsch", ks, qf), -lla.CLIP, lla.CLIP)
+    s = jnp.where(ok[..., None], s, lla.NEG)
     m_split = jax.lax.stop_gradient(jnp.max(s, axis=2))  # [B, S, H]
     m = jnp.max(m_split, axis=1)  # [B, H]
     w_split = jnp.where(ok[..., None], jnp.exp(s - m_split[:, :, None]), 0.0)  # [B, S, C, H]
@@ -129,28 +130,23 @@ def _compute(q, k_cache, v_cache, ridge, lengths, *, scale, num_splits, ridge_gr
     seen = omega > 0
     eye = jnp.eye(d, dtype=dtype)
     a = jnp.where(seen[..., None, None], sig + (lam * om_ridge)[..., None, None] * eye, eye)
-    rho = jnp.linalg.solve(a, mu[..., None])[..., 0]
-    delta = jnp.maximum(omega - jnp.sum(mu * rho, -1), delta_eps * omega)
-    o = (nu - jnp.einsum("bhed,bhd->bhe", psi, rho)) / jnp.where(seen, delta, 1.0)[..., None]
     # A cache of at most D valid entries: the dual (Gram) form, exact at any ridge
-    # (pallas_kernels.flash_lla.few_key_rows explains it).
+    # (`pallas_kernels.flash_lla.few_key_rows` explains it), solved in the same LU call.
     r = min(m_len, d)
     kr, vr = kc[:, :r], vc[:, :r]
     in_r = jnp.arange(r)[None, :] < lengths[:, None]  # [B, R]
     sr = jnp.where(in_r[..., None], jnp.clip(scale * jnp.einsum("bjhd,bhd->bhj", kr, qf).transpose(0, 2, 1),
-                                             -1e30, 1e30), _NEG)  # [B, R, H]
+                                             -lla.CLIP, lla.CLIP), lla.NEG)  # [B, R, H]
     wr = jnp.where(in_r[..., None], jnp.exp(sr - jax.lax.stop_gradient(jnp.max(sr, axis=1, keepdims=True))), 0.0)
     wr = wr.transpose(0, 2, 1)  # [B, H, R]
     om_r = jnp.sum(wr, -1)
-    cr = kr - qf[:, None]  # [B, R, H, D]
-    gram = jnp.einsum("bjhd,blhd->bhjl", cr, cr)
+    cr = jnp.transpose(kr - qf[:, None], (0, 2, 1, 3))  # [B, H, R, D]
     alpha = lam * (jax.lax.stop_gradient(om_r) if ridge_grad == "stop" else om_r)
-    top = alpha + jnp.max(wr * jnp.diagonal(gram, axis1=-2, axis2=-1), axis=-1)
-    top = jnp.where(seen, top, 1.0)
-    a_r = (wr[..., :, None] * gram + alpha[..., None, None] * jnp.eye(r, dtype=dtype)) / top[..., None, None]
-    a_r = jnp.where(seen[..., None, None], a_r, jnp.eye(r, dtype=dtype))
-    u = jnp.linalg.solve(a_r, ((alpha / top)[..., None] * wr)[..., None])[..., 0]
-    o_dual = jnp.einsum("bhj,bjhe->bhe", u, vr) / jnp.where(seen, jnp.sum(u, -1), 1.0)[..., None]
+    dual = lla.dual_system(wr, cr, jnp.transpose(vr, (0, 2, 1, 3)), alpha, seen)
+    rho, u = lla.solve_together(a, mu, dual.a, dual.rhs)
+    delta = lla.delta(omega[..., None], mu, rho, delta_eps)[..., 0]
+    o = (nu - jnp.einsum("bhed,bhd->bhe", psi, rho)) / jnp.where(seen, delta, 1.0)[..., None]
+    o_dual = lla.dual_output(dual, u)
     o = jnp.where((lengths <= d)[:, None, None], o_dual, o)
     o = jnp.where(reached, jnp.nan, jnp.where(seen[..., None], o, 0.0))
-    return o.astype(q.dtype)
+    return o.astype(_numerics.float_dtype(q, k_cache, v_cache))

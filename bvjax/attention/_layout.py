@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from bvjax import _checks
+from bvjax import _checks, _numerics
+from bvjax._lla_math import RIDGE_GRADS
 
 __all__: list[str] = []  # private module.
 
-RIDGE_GRADS = ("full", "stop")
 RIDGE_SPECS = ("[]", "[B, N]", "[B, N, H]")
 
 
@@ -20,9 +20,10 @@ def check_qkv(q, k, v):
     return sizes
 
 
-def empty_output(q, v):
-    """The [B, 0, H, E] output of a length-0 sequence (N = 0: nothing to attend)."""
-    return jnp.zeros(q.shape[:3] + v.shape[3:], q.dtype)
+def empty_output(q, k, v):
+    """The [B, 0, H, E] output of a length-0 sequence (N = 0: nothing to attend), in the
+    promoted dtype of q, k, v."""
+    return jnp.zeros(q.shape[:3] + v.shape[3:], _numerics.float_dtype(q, k, v))
 
 
 def check_ridge(ridge, q, name="ridge"):
@@ -49,10 +50,6 @@ def to_heads(x):
 def from_heads(x, b, h):
     """[B*H, N, E] -> [B, N, H, E]."""
     return jnp.transpose(x.reshape(b, h, x.shape[1], x.shape[2]), (0, 2, 1, 3))
-
-
-def compute_dtype(x):
-    return jnp.promote_types(x.dtype, jnp.float32)
 
 
 def check_ridge_grad(ridge_grad):

@@ -7,7 +7,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from bvjax import _checks, _dispatch
+from bvjax import _checks, _dispatch, _numerics
 from bvjax.attention import _layout
 from pallas_kernels import flash_lla as _kernel
 
@@ -112,8 +112,11 @@ def local_linear_attention(
             compiles the kernel for it (no interpret mode), e.g. under `jax.export`.
 
     Returns:
-        [B, N, H, E] in q's dtype (an empty sequence, N = 0, gives an empty output;
-        D = 0 raises ValueError).
+        [B, N, H, E] in the promoted dtype of q, k, v (an empty sequence, N = 0, gives
+        an empty output; D = 0 raises ValueError). The XLA path computes in that dtype
+        raised to at least float32 (float64 inputs: float64; float16/bfloat16: float32,
+        cast back, so a bf16 layer stays bf16); the Pallas kernels compute in float32
+        whatever the input dtype.
 
     Examples:
         >>> x = jax.random.normal(jax.random.key(0), (1, 4, 2, 8))
@@ -137,8 +140,9 @@ def local_linear_attention(
     _checks.positive_int(cg_iters=cg_iters)
     impl = _dispatch.resolve_implementation(implementation)
     if q.shape[1] == 0:
-        return _layout.empty_output(q, v)
-    return _compute(q, k, v, jnp.asarray(ridge, _layout.compute_dtype(q)), impl=impl, scale=scale, causal=causal,
+        return _layout.empty_output(q, k, v)
+    ridge = jnp.asarray(ridge, _numerics.compute_dtype(q, k, v))
+    return _compute(q, k, v, ridge, impl=impl, scale=scale, causal=causal,
                     ridge_grad=ridge_grad, delta_eps=delta_eps, cg_iters=cg_iters, cg_tol=cg_tol,
                     precondition=precondition, block_sizes=block_sizes, platform=platform)
 
@@ -157,4 +161,4 @@ def _compute(q, k, v, ridge, *, impl, scale, causal, ridge_grad, delta_eps, cg_i
     else:
         o = _kernel.flash_lla_reference(qh, kh, vh, lam, scale=scale, causal=causal, ridge_grad=ridge_grad,
                                         delta_eps=delta_eps)
-    return _layout.from_heads(o, b, h).astype(q.dtype)
+    return _layout.from_heads(o, b, h).astype(_numerics.float_dtype(q, k, v))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from bvjax import _lla_math as lla
 from bvjax import _numerics
 from bvjax.attention import _layout
-
-_NEG = _numerics.NEG
 
 
 def softmax_attention(
@@ -35,8 +34,9 @@ def softmax_attention(
         causal: mask ``j <= i`` (diagonal included); False: every key.
 
     Returns:
-        [B, N, H, E] in q's dtype. Computed in float32 (float64 for float64 inputs) with
-        the max shift and a finite mask value, so no finite input gives NaN. A non-finite
+        [B, N, H, E] in the promoted dtype of q, k, v, computed in that dtype raised to
+        at least float32 (float64 inputs: float64; float16/bfloat16: float32, cast back),
+        with the max shift and a finite mask value, so no finite input gives NaN. A non-finite
         entry reaches only the outputs that see it: a non-finite ``q_i`` or seen key
         ``k_j`` makes row ``i`` NaN, a non-finite channel of a seen value ``v_j`` that
         channel of row ``i``; future (masked) positions have no effect.
@@ -53,17 +53,17 @@ def softmax_attention(
     """
     sizes = _layout.check_qkv(q, k, v)
     n, d = sizes["N"], sizes["D"]
-    dtype = _layout.compute_dtype(q)
+    dtype = _numerics.compute_dtype(q, k, v)
     scale = _layout.default_scale(scale, d)
     reached = _numerics.attention_nonfinite(q, k, v, causal=causal)
     qf, kf, vf = (_numerics.finite_or_zero(x).astype(dtype) for x in (q, k, v))
     s = scale * jnp.einsum("bihd,bjhd->bhij", qf, kf)
-    s = jnp.clip(s, -1e30, 1e30)
+    s = jnp.clip(s, -lla.CLIP, lla.CLIP)
     if causal:
-        s = jnp.where(jnp.tril(jnp.ones((n, n), bool)), s, _NEG)
+        s = jnp.where(jnp.tril(jnp.ones((n, n), bool)), s, lla.NEG)
     p = jax.nn.softmax(s, axis=-1)
     o = jnp.einsum("bhij,bjhe->bihe", p, vf)
-    return jnp.where(reached, jnp.nan, o).astype(q.dtype)
+    return jnp.where(reached, jnp.nan, o).astype(_numerics.float_dtype(q, k, v))
 
 
 def linear_regression_attention(
@@ -92,7 +92,9 @@ def linear_regression_attention(
         causal: prefix sums over ``j <= i``; False: the same fit on every pair.
 
     Returns:
-        [B, N, H, E] in q's dtype. Memory is :math:`O(N D^2)` per head (prefix sums of
+        [B, N, H, E] in the promoted dtype of q, k, v, computed in that dtype raised to
+        at least float32 (float64 inputs: float64; float16/bfloat16: float32, cast
+        back). Memory is :math:`O(N D^2)` per head (prefix sums of
         the :math:`D \times D` moments), solved per position; the system is positive
         definite for ``ridge > 0``.
 
@@ -112,7 +114,7 @@ def linear_regression_attention(
     sizes = _layout.check_qkv(q, k, v)
     _layout.check_ridge(ridge, q)
     b, n, h, d = sizes["B"], sizes["N"], sizes["H"], sizes["D"]
-    dtype, out_dtype = _layout.compute_dtype(q), q.dtype
+    dtype, out_dtype = _numerics.compute_dtype(q, k, v), _numerics.float_dtype(q, k, v)
     q, k, v = (x.astype(dtype) for x in (q, k, v))
     lam = _layout.ridge_per_head(ridge, b, n, h, dtype).reshape(b, h, n).transpose(0, 2, 1)  # [B, N, H]
     kk = jnp.einsum("bjhd,bjhe->bjhde", k, k)
