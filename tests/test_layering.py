@@ -41,3 +41,33 @@ def test_each_module_imports_first_in_a_fresh_interpreter(module):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def _private_kernel_uses(path: pathlib.Path) -> list[str]:
+    """Uses of a private (``_name``) attribute of a pallas_kernels module, other than ``_common``'s
+    (the kernels' own helper module, which the library does not import either)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    aliases, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pallas_kernels"):
+            for a in node.names:
+                if a.name.startswith("_"):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: from {node.module} import {a.name}")
+                elif node.module == "pallas_kernels":
+                    aliases.add(a.asname or a.name)
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("pallas_kernels"):
+                    if any(part.startswith("_") for part in a.name.split(".")):
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: import {a.name}")
+                    aliases.add(a.asname or a.name.split(".")[0])
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                and isinstance(node.value, ast.Name) and node.value.id in aliases):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_library_uses_no_private_kernel_name():
+    found = [line for path in sorted((ROOT / "bvjax").rglob("*.py")) for line in _private_kernel_uses(path)]
+    assert not found, "bvjax reaches into private names of pallas_kernels:\n" + "\n".join(found)
