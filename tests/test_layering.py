@@ -50,6 +50,8 @@ def _private_kernel_uses(path: pathlib.Path) -> list[str]:
     aliases, found = set(), []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pallas_kernels"):
+            if any(part.startswith("_") for part in node.module.split(".")):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: from {node.module} import ...")
             for a in node.names:
                 if a.name.startswith("_"):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}: from {node.module} import {a.name}")
