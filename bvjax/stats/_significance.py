@@ -135,7 +135,9 @@ def mcnemar(table: jax.Array, *, exact: bool = False, corrected: bool = True,
                p_\text{exact} = \min\big(1,\ 2\,P(X \le \min(b, c))\big),\ X \sim \mathrm{Bin}(b + c, \tfrac12),
 
     where :math:`\delta = 1` applies Edwards' continuity correction (``corrected=True``)
-    and :math:`\delta = 0` does not.
+    and :math:`\delta = 0` does not. The exact p-value sums the binomial tail
+    (`binom_cdf`): about 1e-5 relative accuracy in float32 and 1e-12 in float64 up to
+    b + c = 1e6 (``scipy.stats.binomtest``'s value, which is the same two-sided p at 1/2).
 
     Args:
         table: [2, 2] int or float counts, e.g. from `mcnemar_table`.
