@@ -17,12 +17,6 @@ from bvjax import _checks
 from bvjax._numerics import compute_dtype
 
 
-def _float_dtype(*arrays):
-    """The float dtype results are computed in: the inputs' float type, else the default float."""
-    floats = [jnp.asarray(a).dtype for a in arrays if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating)]
-    return jnp.result_type(*floats) if floats else jnp.result_type(float)
-
-
 def _broadcastable(**arrays):
     """Checks that the arrays broadcast together and are numeric, naming the first misfit."""
     _checks.broadcastable(**arrays)
@@ -57,7 +51,7 @@ def t_sf(x: jax.Array, df: jax.Array) -> jax.Array:
     """
     _broadcastable(x=x, df=df)
     _checks.in_range("df", df, low=0.0, low_inclusive=False)  # eager only; a traced df <= 0 gives NaN
-    dtype = _float_dtype(x, df)
+    dtype = compute_dtype(x, df)
     x = jnp.asarray(x, dtype)
     df = jnp.asarray(df, dtype)
     half = 0.5 * betainc(0.5 * df, jnp.asarray(0.5, dtype), df / (df + x * x))
@@ -87,7 +81,7 @@ def f_sf(x: jax.Array, dfn: jax.Array, dfd: jax.Array) -> jax.Array:
         Abramowitz and Stegun, Handbook of Mathematical Functions, 1964 (26.6.2).
     """
     _broadcastable(x=x, dfn=dfn, dfd=dfd)
-    dtype = _float_dtype(x, dfn, dfd)
+    dtype = compute_dtype(x, dfn, dfd)
     x = jnp.asarray(x, dtype)
     dfn = jnp.asarray(dfn, dtype)
     dfd = jnp.asarray(dfd, dtype)
@@ -120,7 +114,7 @@ def chi2_sf(x: jax.Array, df: jax.Array) -> jax.Array:
         Abramowitz and Stegun, Handbook of Mathematical Functions, 1964 (26.4.2 and 6.5.2).
     """
     _broadcastable(x=x, df=df)
-    dtype = _float_dtype(x, df)
+    dtype = compute_dtype(x, df)
     x = jnp.asarray(x, dtype)
     df = jnp.asarray(df, dtype)
     tail = gammaincc(0.5 * df, 0.5 * jnp.maximum(x, 0.0))
