@@ -125,3 +125,18 @@ def test_bootstrap_mean_ci_contract_errors():
         stats.bootstrap_mean_ci(jnp.zeros((2, 3, 4)), key, num_resamples=10)
     with pytest.raises(ValueError, match="x"):
         stats.bootstrap_ci(jnp.zeros((6, 2)), stats.bootstrap_indices(key, num_items=6, num_resamples=10))
+
+
+def test_a_nan_item_makes_the_interval_nan_not_a_plausible_number():
+    # Most resamples draw the NaN: sorting would leave a finite lower bound; it must be NaN.
+    x = jnp.arange(20.0).at[3].set(jnp.nan)
+    idx = stats.bootstrap_indices(jax.random.key(0), num_items=20, num_resamples=300)
+    for got in (stats.bootstrap_ci(x, idx), stats.bootstrap_ci(x, idx, statistic=jnp.mean),
+                stats.bootstrap_mean_ci(x, jax.random.key(0), num_resamples=300)):
+        assert all(np.isnan(float(v)) for v in (got.original, got.standard_error, *got.ci))
+    # Column-wise: a NaN in one column leaves the other's interval finite.
+    two = jnp.stack([jnp.arange(20.0), x], axis=1)
+    got = stats.bootstrap_mean_ci(two, jax.random.key(0), num_resamples=300)
+    assert np.isfinite(np.asarray(got.ci[0][0])) and np.isnan(np.asarray(got.ci[0][1]))
+    with pytest.raises(ValueError, match="x"):
+        stats.bootstrap_mean_ci(jnp.zeros(0), jax.random.key(0), num_resamples=10)
