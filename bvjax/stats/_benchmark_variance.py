@@ -127,7 +127,7 @@ def bootstrap_score_ci(item_scores: jax.Array, indices: jax.Array, *, confidence
     For each model (leading index) and each resample :math:`I_r` of the N items,
     :math:`S^*_r = \mathrm{mean}_i\, x[I_{r,i}]`; the interval is the
     :math:`(\alpha/2, 1 - \alpha/2)` quantiles of :math:`S^*` and the standard error their
-    standard deviation (`bvjax.stats.bootstrap_ci`'s blocked mean, vmapped over models).
+    standard deviation (`bvjax.stats.bootstrap_ci`, vmapped over models and resamples).
     The same resamples serve every model, so differences between models can be read off
     paired resamples.
 

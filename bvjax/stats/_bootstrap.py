@@ -177,11 +177,10 @@ def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.A
             other stream, e.g. ``np.random.RandomState(seed).choice(N, N)`` per row to
             replay mlxtend. Entries must lie in ``[0, N)``: checked in eager mode
             (ValueError); under jit an out-of-range index is clamped, as jnp indexing does.
-        statistic: static callable ``[N', ...] -> scalar``, vmapped over the resamples
-            (the general path). ``None`` (default) is the mean of [N] data, computed as
-            `bootstrap_mean_ci` does: resamples in blocks, each block's values gathered and
-            summed by one matrix-vector product, several times faster than vmapping
-            ``jnp.mean``. [N, D] data needs a statistic.
+        statistic: static callable ``[N', ...] -> scalar``; defaults to the mean over
+            axis 0. It is vmapped over the resamples. For a (weighted) mean or sum,
+            `bootstrap_mean_ci` draws the same resamples from a key and is several times
+            faster: it never stores the [B, N'] indices.
         confidence: static float in (0, 1).
         ddof: static int, the standard error's delta degrees of freedom.
         quantile_rule: static ``"mlxtend"`` or ``"linear"``.
@@ -210,17 +209,10 @@ def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.A
     _check_summary_args(indices.shape[0], confidence, ddof, quantile_rule)
     x = jnp.asarray(x)
     x = x.astype(compute_dtype(x))
-    if statistic is None:
-        _checks.rank(x=x, expected="[N]")  # the default statistic, the mean, is a scalar for [N] data only
-        table = x[None, :]
-        sums = _blocked_sums(table, lambda start, rows: _row_block(indices, start, rows), indices.shape[0],
-                             indices.shape[1])
-        replicates = sums[:, 0] / indices.shape[1]
-        original = jnp.mean(x)
-    else:
-        original = statistic(x)
-        _checks.rank(**{"statistic(x)": original}, expected="[]")
-        replicates = jax.vmap(lambda idx: statistic(x[idx]))(indices)
+    stat = statistic if statistic is not None else (lambda s: jnp.mean(s, axis=0))
+    original = stat(x)
+    _checks.rank(**{"statistic(x)": original}, expected="[]")
+    replicates = jax.vmap(lambda idx: stat(x[idx]))(indices)
     return _summarize(original, replicates, confidence=confidence, ddof=ddof, quantile_rule=quantile_rule)
 
 
@@ -237,29 +229,26 @@ def _check_summary_args(num_resamples, confidence, ddof, quantile_rule, name="in
         raise ValueError(f"{name}: expected {expected} > ddof={ddof}, got {num_resamples}")
 
 
-def _row_block(indices, start, rows):
-    """Rows ``start .. start + rows - 1`` of ``indices`` (zero rows past the end: their sums are dropped)."""
-    padded = -(-indices.shape[0] // rows) * rows
-    if padded != indices.shape[0]:
-        indices = jnp.pad(indices, ((0, padded - indices.shape[0]), (0, 0)))
-    return jax.lax.dynamic_slice_in_dim(indices, start, rows, axis=0)
-
-
-def _blocked_sums(table: jax.Array, index_block: Callable, num_resamples: int, length: int) -> jax.Array:
+def _blocked_sums(table: jax.Array, num_resamples: int, length: int, *, indices: jax.Array | None = None,
+                  draw: Callable | None = None) -> jax.Array:
     """``S[r, c] = sum_i table[c, I[r, i]]`` for every resample, [B, C], block by block.
 
-    ``index_block(start, rows)`` gives the [rows, M] indices of resamples ``start ..
-    start + rows - 1``. A block's values ``table[c, I]`` are gathered into a [rows, M]
-    buffer and reduced by one matrix-vector product, so the [B, M] gather never exists
-    and, when ``index_block`` draws the indices itself, neither do the [B, M] indices.
+    The [B, M] indices come whole (``indices``) or are drawn block by block:
+    ``draw(start, rows)`` gives the [rows, M] indices of resamples ``start .. start +
+    rows - 1``. A block's values ``table[c, I]`` are gathered into a [rows, M] buffer and
+    reduced by one matrix-vector product, so the [B, M] gather never exists and, with
+    ``draw``, neither do the [B, M] indices.
     """
     num_cols = table.shape[0]
     rows = max(1, min(num_resamples, _BLOCK_VALUES // max(1, length * num_cols)))
     num_blocks = -(-num_resamples // rows)
     ones = jnp.ones((length,), table.dtype)
+    if indices is not None:  # pad once to whole blocks (the padding rows' sums are dropped)
+        padded = jnp.pad(indices, ((0, num_blocks * rows - num_resamples), (0, 0)))
+        draw = lambda start, size: jax.lax.dynamic_slice_in_dim(padded, start, size, axis=0)
 
     def block(b):
-        idx = index_block(b * rows, rows)
+        idx = draw(b * rows, rows)
         return jnp.stack([table[c][idx] @ ones for c in range(num_cols)], axis=-1)  # [rows, C]
 
     sums = jax.lax.map(block, jnp.arange(num_blocks, dtype=jnp.int32))
@@ -372,11 +361,11 @@ def bootstrap_mean_ci(x: jax.Array, key: jax.Array, *, num_resamples: int, weigh
     table = columns.T if w is None else jnp.concatenate([(w[:, None] * columns).T, w[None, :]])
     if generator == "hash":
         seeds = _hash_seeds(key)
-        index_block = lambda start, rows: _mul_hi(_hash_rows(seeds, start, rows, n), n).astype(jnp.int32)
+        draw = lambda start, rows: _mul_hi(_hash_rows(seeds, start, rows, n), n).astype(jnp.int32)
+        sums = _blocked_sums(table, num_resamples, n, draw=draw)  # [B, D] or [B, D + 1]
     else:
         indices = bootstrap_indices(key, num_items=n, num_resamples=num_resamples, generator=generator)
-        index_block = lambda start, rows: _row_block(indices, start, rows)
-    sums = _blocked_sums(table, index_block, num_resamples, n)  # [B, D] or [B, D + 1]
+        sums = _blocked_sums(table, num_resamples, n, indices=indices)
     if w is None:
         total = jnp.sum(columns, axis=0)
         replicates = sums if statistic == "sum" else sums / n
