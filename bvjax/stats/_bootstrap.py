@@ -36,6 +36,9 @@ class BootstrapCI(NamedTuple):
 def _mul_hi(a: jax.Array, m: int) -> jax.Array:
     """floor(a * m / 2**32) for uint32 ``a`` and a static 0 < m < 2**32, in 32-bit arithmetic."""
     a_lo, a_hi = a & 0xFFFF, a >> 16
+    if m < 2**16:  # a_hi m + (a_lo m >> 16) < 2**32: two products, exact by floor((k + f) / 2**16) = floor(k / 2**16)
+        mm = jnp.uint32(m)
+        return (a_hi * mm + ((a_lo * mm) >> 16)) >> 16
     m_lo, m_hi = jnp.uint32(m & 0xFFFF), jnp.uint32(m >> 16)
     lo_lo, hi_lo, lo_hi, hi_hi = a_lo * m_lo, a_hi * m_lo, a_lo * m_hi, a_hi * m_hi
     cross = (lo_lo >> 16) + (hi_lo & 0xFFFF) + lo_hi  # < 2**32, no overflow
