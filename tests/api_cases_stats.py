@@ -94,6 +94,10 @@ CASES: dict[str, Case] = {
         good=lambda: ((jnp.arange(8.0), _idx()), {"confidence": 0.9}),
         bad=lambda: ((jnp.arange(8.0), _idx(bad=True)), {"confidence": 0.9}),
         bad_arg="indices", static=("statistic", "confidence", "ddof", "quantile_rule")),
+    "bvjax.stats.bootstrap_mean_ci": Case(
+        good=lambda: ((jnp.arange(8.0), jax.random.key(0)), {"num_resamples": 6, "weights": jnp.ones(8)}),
+        bad=lambda: ((jnp.arange(8.0), jax.random.key(0)), {"num_resamples": 6, "weights": jnp.ones(7)}),
+        bad_arg="weights", static=("num_resamples", "statistic", "generator", "confidence", "ddof", "quantile_rule")),
     "bvjax.stats.normal_approx_ci": Case(good=lambda: ((jnp.array([0.8, 0.9]), jnp.array([100, 50])), {}),
                                          bad=lambda: ((jnp.array([0.8, 0.9]), jnp.ones(3)), {}),
                                          bad_arg="num_items", static=("confidence",)),

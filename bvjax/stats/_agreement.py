@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
-from bvjax.stats._distributions import _broadcastable, _float_dtype
+from bvjax._numerics import compute_dtype
+from bvjax.stats._distributions import _broadcastable
 
 
 class AgreementBounds(NamedTuple):
@@ -89,7 +90,7 @@ def mos_bounds(mos_var: jax.Array, avg_vote_var: jax.Array, num_votes: jax.Array
         Measurements, 2026 (arXiv 2603.13204).
     """
     _broadcastable(mos_var=mos_var, avg_vote_var=avg_vote_var, num_votes=num_votes)
-    dtype = _float_dtype(mos_var, avg_vote_var, num_votes)
+    dtype = compute_dtype(mos_var, avg_vote_var, num_votes)
     mos_var = jnp.asarray(mos_var, dtype)
     mse = jnp.asarray(avg_vote_var, dtype) / jnp.asarray(num_votes, dtype)
     return AgreementBounds(jnp.sqrt(mse), _pcc(mos_var - mse, mse))
@@ -130,7 +131,7 @@ def mos_bounds_from_votes(votes: jax.Array, *, mask: jax.Array | None = None, vo
     if shape["F"] - mos_ddof < 1:
         raise ValueError(f"votes: expected [F, V] with F > mos_ddof={mos_ddof} files, got shape {tuple(votes.shape)}")
     v = jnp.asarray(votes)
-    v = v if jnp.issubdtype(v.dtype, jnp.floating) else v.astype(_float_dtype())
+    v = v.astype(compute_dtype(v))
     w = jnp.ones_like(v) if mask is None else jnp.asarray(mask, v.dtype)
     n = jnp.sum(w, axis=1)
     mos = jnp.sum(w * v, axis=1) / jnp.maximum(n, 1.0)
@@ -172,7 +173,7 @@ def binovotes_variance(quality: jax.Array, *, low: float = 1.0, high: float = 5.
     """
     _checks.dims(quality=(quality, "[...]", "number"))
     ns = _scale(low, high, num_levels)
-    q = jnp.asarray(quality, _float_dtype(quality))
+    q = jnp.asarray(quality, compute_dtype(quality))
     return (q - low) * (high - q) / (ns - 1)
 
 
@@ -214,7 +215,7 @@ def binovotes_avg_vote_var(mos_mean: jax.Array, mos_var: jax.Array, num_votes: j
     """
     _broadcastable(mos_mean=mos_mean, mos_var=mos_var, num_votes=num_votes)
     ns = _scale(low, high, num_levels)
-    dtype = _float_dtype(mos_mean, mos_var, num_votes)
+    dtype = compute_dtype(mos_mean, mos_var, num_votes)
     m = jnp.asarray(mos_mean, dtype)
     nv = jnp.asarray(num_votes, dtype)
     nm = nv * (ns - 1)
@@ -259,7 +260,7 @@ def binovotes_quality_bounds(mean_quality: jax.Array, var_quality: jax.Array, nu
     """
     _broadcastable(mean_quality=mean_quality, var_quality=var_quality, num_votes=num_votes)
     ns = _scale(low, high, num_levels)
-    dtype = _float_dtype(mean_quality, var_quality, num_votes)
+    dtype = compute_dtype(mean_quality, var_quality, num_votes)
     mu = jnp.asarray(mean_quality, dtype)
     var_q = jnp.asarray(var_quality, dtype)
     mse = jnp.clip(((mu - low) * (high - mu) - var_q) / (jnp.asarray(num_votes, dtype) * (ns - 1)), 0.0, None)
@@ -296,7 +297,7 @@ def binovotes_sample(key: jax.Array, quality: jax.Array, *, num_votes: int, low:
     _checks.dims(quality=(quality, "[F]", "number"))
     _checks.positive_int(num_votes=num_votes)
     ns = _scale(low, high, num_levels)
-    q = jnp.asarray(quality, _float_dtype(quality))
+    q = jnp.asarray(quality, compute_dtype(quality))
     p = jnp.clip((q - low) / (high - low), 0.0, 1.0)
     counts = jax.random.binomial(key, float(ns - 1), jnp.broadcast_to(p[:, None], (q.shape[0], num_votes)),
                                  dtype=q.dtype)
@@ -337,7 +338,7 @@ def binomos_sample(key: jax.Array, quality: jax.Array, *, num_votes: int, low: f
     _checks.dims(quality=(quality, "[F]", "number"))
     _checks.positive_int(num_votes=num_votes)
     ns = _scale(low, high, num_levels)
-    q = jnp.asarray(quality, _float_dtype(quality))
+    q = jnp.asarray(quality, compute_dtype(quality))
     p = jnp.clip((q - low) / (high - low), 0.0, 1.0)
     counts = jax.random.binomial(key, float(num_votes * (ns - 1)), p, dtype=q.dtype)
     return low + (high - low) / (ns - 1) * counts / num_votes
@@ -370,7 +371,7 @@ def effective_votes(num_bino: jax.Array, num_mos: jax.Array, *, num_levels: int 
     """
     _broadcastable(num_bino=num_bino, num_mos=num_mos)
     ns = _scale(0.0, 1.0, num_levels)
-    dtype = _float_dtype(num_bino, num_mos)
+    dtype = compute_dtype(num_bino, num_mos)
     nb = jnp.asarray(num_bino, dtype)
     nm = jnp.asarray(num_mos, dtype)
     return 1.0 / (1.0 / nb + 1.0 / nm - 1.0 / (nb * nm * (ns - 1)))

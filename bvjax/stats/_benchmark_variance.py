@@ -27,13 +27,13 @@ import optax
 from jax.scipy.special import ndtri
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.stats._bootstrap import BootstrapCI, bootstrap_ci
-from bvjax.stats._distributions import _float_dtype
 
 
 def _as_float(x: jax.Array) -> jax.Array:
     x = jnp.asarray(x)
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(_float_dtype())
+    return x.astype(compute_dtype(x))
 
 
 class SeedStats(NamedTuple):
@@ -224,7 +224,7 @@ class KendallTau(NamedTuple):
 def _kendall(x: jax.Array, y: jax.Array, *, variant: str) -> KendallTau:
     """`kendall_tau` after its checks, jitted so that eager calls compile once per shape."""
     n = x.shape[0]
-    dtype = _float_dtype(x, y)
+    dtype = compute_dtype(x, y)
     sx = jnp.sign(x[:, None] - x[None, :]).astype(dtype)
     sy = jnp.sign(y[:, None] - y[None, :]).astype(dtype)
     s = 0.5 * jnp.sum(sx * sy)
@@ -441,6 +441,8 @@ def irt2pl_logits(theta: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
         Polo et al., tinyBenchmarks: evaluating LLMs with fewer examples, 2024 (arXiv 2402.14992).
     """
     _checks.dims(theta=(theta, "[M]", "float"), a=(a, "[N]", "float"), b=(b, "[N]", "float"))
+    dtype = compute_dtype(theta, a, b)
+    theta, a, b = (jnp.asarray(v, dtype) for v in (theta, a, b))
     return a[None, :] * (theta[:, None] - b[None, :])
 
 

@@ -15,8 +15,8 @@ import jax.numpy as jnp
 from jax.scipy.special import ndtri
 
 from bvjax import _checks
-from bvjax.stats._distributions import _broadcastable, _float_dtype
-from bvjax._numerics import fmix32
+from bvjax._numerics import compute_dtype, fmix32
+from bvjax.stats._distributions import _broadcastable
 
 
 class BootstrapCI(NamedTuple):
@@ -36,18 +36,30 @@ class BootstrapCI(NamedTuple):
 def _mul_hi(a: jax.Array, m: int) -> jax.Array:
     """floor(a * m / 2**32) for uint32 ``a`` and a static 0 < m < 2**32, in 32-bit arithmetic."""
     a_lo, a_hi = a & 0xFFFF, a >> 16
+    if m < 2**16:  # a_hi m + (a_lo m >> 16) < 2**32: two products, exact by floor((k + f) / 2**16) = floor(k / 2**16)
+        mm = jnp.uint32(m)
+        return (a_hi * mm + ((a_lo * mm) >> 16)) >> 16
     m_lo, m_hi = jnp.uint32(m & 0xFFFF), jnp.uint32(m >> 16)
     lo_lo, hi_lo, lo_hi, hi_hi = a_lo * m_lo, a_hi * m_lo, a_lo * m_hi, a_hi * m_hi
     cross = (lo_lo >> 16) + (hi_lo & 0xFFFF) + lo_hi  # < 2**32, no overflow
     return hi_hi + (hi_lo >> 16) + (cross >> 16)
 
 
+def _hash_seeds(key: jax.Array) -> jax.Array:
+    """The two uint32 seeds of the counter-based generator, drawn from the key."""
+    return jax.random.bits(key, (2,), jnp.uint32)
+
+
+def _hash_rows(seeds: jax.Array, first_row: jax.Array, num_rows: int, num_items: int) -> jax.Array:
+    """Rows ``first_row .. first_row + num_rows - 1`` of the counter-based bits, [num_rows, n] uint32."""
+    rows = jnp.asarray(first_row, jnp.uint32) + jnp.arange(num_rows, dtype=jnp.uint32)
+    counter = rows[:, None] * jnp.uint32(num_items) + jnp.arange(num_items, dtype=jnp.uint32)[None, :]
+    return fmix32(fmix32(counter ^ seeds[0]) + seeds[1])
+
+
 def _hash_bits(key: jax.Array, num_resamples: int, num_items: int) -> jax.Array:
     """Counter-based uint32 bits: ``fmix32(fmix32(c ^ s0) + s1)`` of the counter ``c = r n + i``."""
-    seeds = jax.random.bits(key, (2,), jnp.uint32)
-    counter = (jnp.arange(num_resamples, dtype=jnp.uint32)[:, None] * jnp.uint32(num_items)
-               + jnp.arange(num_items, dtype=jnp.uint32)[None, :])
-    return fmix32(fmix32(counter ^ seeds[0]) + seeds[1])
+    return _hash_rows(_hash_seeds(key), 0, num_resamples, num_items)
 
 
 GENERATORS = ("jax", "hash")
@@ -169,13 +181,17 @@ def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.A
             replay mlxtend. Entries must lie in ``[0, N)``: checked in eager mode
             (ValueError); under jit an out-of-range index is clamped, as jnp indexing does.
         statistic: static callable ``[N', ...] -> scalar``; defaults to the mean over
-            axis 0. It is vmapped over the resamples.
+            axis 0. It is vmapped over the resamples. For a (weighted) mean or sum,
+            `bootstrap_mean_ci` draws the same resamples from a key and is several times
+            faster: it never stores the [B, N'] indices.
         confidence: static float in (0, 1).
         ddof: static int, the standard error's delta degrees of freedom.
         quantile_rule: static ``"mlxtend"`` or ``"linear"``.
 
     Returns:
-        `BootstrapCI` ``(original, standard_error, (lower, upper))`` of scalars.
+        `BootstrapCI` ``(original, standard_error, (lower, upper))`` of scalars. A NaN
+        replicate (e.g. a resample that drew a NaN item) makes the standard error and
+        the interval NaN.
 
     Examples:
         >>> import jax, jax.numpy as jnp
@@ -193,22 +209,67 @@ def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.A
     """
     _checks.dims(x=(x, ("[N]", "[N, D]"), "number"), indices=(indices, "[B, M]", "int"))
     _checks.in_range("indices", indices, low=0, high=x.shape[0] - 1)  # eager only; traced ones are clamped
+    _check_summary_args(indices.shape[0], confidence, ddof, quantile_rule)
+    x = jnp.asarray(x)
+    x = x.astype(compute_dtype(x))
+    stat = statistic if statistic is not None else (lambda s: jnp.mean(s, axis=0))
+    original = stat(x)
+    _checks.rank(**{"statistic(x)": original}, expected="[]")
+    replicates = jax.vmap(lambda idx: stat(x[idx]))(indices)
+    return _summarize(original, replicates, confidence=confidence, ddof=ddof, quantile_rule=quantile_rule)
+
+
+# Resample blocks hold about this many gathered values: large enough that the gather and the
+# matrix-vector product run vectorised over a block, small enough to stay in cache.
+_BLOCK_VALUES = 1 << 19
+
+
+def _check_summary_args(num_resamples, confidence, ddof, quantile_rule, name="indices"):
     _checks.in_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     _checks.one_of("quantile_rule", quantile_rule, ("mlxtend", "linear"))
-    num_resamples = indices.shape[0]
     if num_resamples - ddof < 1:
-        raise ValueError(f"indices: expected [B, M] int with B > ddof={ddof}, got shape {tuple(indices.shape)}")
-    stat = statistic if statistic is not None else (lambda s: jnp.mean(s, axis=0))
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(_float_dtype())
-    original = stat(x)
-    replicates = jax.vmap(lambda idx: stat(x[idx]))(indices)
-    _checks.rank(**{"statistic(x)": original}, expected="[]")
-    se = jnp.sqrt(jnp.sum((replicates - jnp.mean(replicates)) ** 2) / (num_resamples - ddof))
+        expected = "[B, M] int with B" if name == "indices" else "a static int"
+        raise ValueError(f"{name}: expected {expected} > ddof={ddof}, got {num_resamples}")
+
+
+def _blocked_sums(table: jax.Array, num_resamples: int, length: int, *, indices: jax.Array | None = None,
+                  draw: Callable | None = None) -> jax.Array:
+    """``S[r, c] = sum_i table[c, I[r, i]]`` for every resample, [B, C], block by block.
+
+    The [B, M] indices come whole (``indices``) or are drawn block by block:
+    ``draw(start, rows)`` gives the [rows, M] indices of resamples ``start .. start +
+    rows - 1``. A block's values ``table[c, I]`` are gathered into a [rows, M] buffer and
+    reduced by one matrix-vector product, so the [B, M] gather never exists and, with
+    ``draw``, neither do the [B, M] indices.
+    """
+    num_cols = table.shape[0]
+    rows = max(1, min(num_resamples, _BLOCK_VALUES // max(1, length * num_cols)))
+    num_blocks = -(-num_resamples // rows)
+    ones = jnp.ones((length,), table.dtype)
+    if indices is not None:  # pad once to whole blocks (the padding rows' sums are dropped)
+        padded = jnp.pad(indices, ((0, num_blocks * rows - num_resamples), (0, 0)))
+        draw = lambda start, size: jax.lax.dynamic_slice_in_dim(padded, start, size, axis=0)
+
+    def block(b):
+        idx = draw(b * rows, rows)
+        return jnp.stack([table[c][idx] @ ones for c in range(num_cols)], axis=-1)  # [rows, C]
+
+    sums = jax.lax.map(block, jnp.arange(num_blocks, dtype=jnp.int32))
+    return sums.reshape(num_blocks * rows, num_cols)[:num_resamples]
+
+
+def _summarize(original, replicates, *, confidence, ddof, quantile_rule) -> BootstrapCI:
+    """Standard error and percentile interval of replicates [B, ...] (over axis 0).
+
+    A NaN replicate (a resample that drew a NaN, or had no weight) makes that column's
+    standard error and interval NaN: sorting would otherwise push it past the upper
+    quantile and leave a finite, wrong lower bound.
+    """
+    num_resamples = replicates.shape[0]
+    se = jnp.sqrt(jnp.sum((replicates - jnp.mean(replicates, axis=0)) ** 2, axis=0) / (num_resamples - ddof))
     bound = (1.0 - confidence) / 2.0
     if quantile_rule == "mlxtend":
-        ordered = jnp.sort(replicates)
+        ordered = jnp.sort(replicates, axis=0)
 
         def at(q):
             rank = min(max(round(q * num_resamples) - 1, 0), num_resamples - 1)
@@ -216,8 +277,111 @@ def bootstrap_ci(x: jax.Array, indices: jax.Array, *, statistic: Callable[[jax.A
 
         lower, upper = at(bound), at(confidence + bound)
     else:
-        lower, upper = jnp.quantile(replicates, jnp.array([bound, 1.0 - bound], replicates.dtype))
-    return BootstrapCI(original, se, (lower, upper))
+        lower, upper = jnp.quantile(replicates, jnp.array([bound, 1.0 - bound], replicates.dtype), axis=0)
+    undefined = jnp.any(jnp.isnan(replicates), axis=0)
+    nan = lambda a: jnp.where(undefined, jnp.nan, a)
+    return BootstrapCI(original, nan(se), (nan(lower), nan(upper)))
+
+
+MEAN_STATISTICS = ("mean", "sum")
+
+
+def bootstrap_mean_ci(x: jax.Array, key: jax.Array, *, num_resamples: int, weights: jax.Array | None = None,
+                      statistic: str = "mean", generator: str = "hash", confidence: float = 0.95, ddof: int = 1,
+                      quantile_rule: str = "mlxtend") -> BootstrapCI:
+    r"""Percentile bootstrap CI of a (weighted) mean or sum: the fast path for statistics linear in the data.
+
+    For resample :math:`r` with indices :math:`I_{r,1..n}` (``bootstrap_indices(key,
+    num_items=n, num_resamples=B, generator=generator)``, the same stream) and counts
+    :math:`c_{r,j} = \#\{i : I_{r,i} = j\}`, the replicate of column :math:`d` is
+
+    .. math::  \theta^*_{r,d} = \frac{\sum_j c_{r,j} w_j x_{j,d}}{\sum_j c_{r,j} w_j}\ (\text{"mean"}),\qquad
+               \theta^*_{r,d} = \sum_j c_{r,j} w_j x_{j,d}\ (\text{"sum"}),
+
+    with :math:`w = 1` when ``weights`` is None; standard error and interval are those of
+    `bootstrap_ci` (it returns the same numbers for the unweighted mean of [N] data on
+    the same indices, up to float rounding). The counts are never formed and neither are
+    the [B, n] indices: resamples are processed in blocks of about :math:`2^{19}` drawn
+    values, each block's indices drawn in place, its values gathered and summed by one
+    matrix-vector product per column. At n = 10k, B = 10k on 2 CPU cores (under load)
+    it measured 9.5-21x faster than ``scipy.stats.bootstrap`` and 2.9-4x faster than
+    `bootstrap_ci` with a general statistic, which vmaps it over materialised resamples
+    (``launch/bench_bootstrap.py``).
+
+    Args:
+        x: [N] or [N, D] data; the D columns share the resamples (e.g. several models'
+            per-item scores, as paired resamples).
+        key: a PRNG key; with the same key, ``generator`` and sizes, the resamples are
+            exactly those of `bootstrap_indices`.
+        num_resamples: static int B > ddof.
+        weights: optional [N] float >= 0, per-item weights (a weighted mean or sum). A
+            resample whose drawn weights sum to 0 has no weighted mean: its replicate is
+            NaN, and so are the standard error and the interval.
+        statistic: static ``"mean"`` or ``"sum"``.
+        generator: static ``"hash"`` (default: drawn block by block, never stored) or
+            ``"jax"`` (``jax.random.bits``, drawn whole and then reduced block by block).
+        confidence: static float in (0, 1).
+        ddof: static int, the standard error's delta degrees of freedom.
+        quantile_rule: static ``"mlxtend"`` or ``"linear"``, as in `bootstrap_ci`.
+
+    Returns:
+        `BootstrapCI` ``(original, standard_error, (lower, upper))``, each [] for [N]
+        data and [D] for [N, D], in the data's float dtype (at least float32).
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from bvjax.stats import bootstrap_mean_ci
+        >>> x = jnp.arange(10.0)
+        >>> original, se, (lo, hi) = bootstrap_mean_ci(x, jax.random.key(0), num_resamples=1000)
+        >>> float(original), bool(lo < 4.5 < hi)
+        (4.5, True)
+        >>> total, _, _ = bootstrap_mean_ci(x, jax.random.key(0), num_resamples=1000, statistic="sum")
+        >>> float(total)
+        45.0
+
+    References:
+        Efron and Tibshirani, An Introduction to the Bootstrap, 1993 (ch. 13).
+        Lemire, Fast Random Integer Generation in an Interval, 2019 (arXiv 1805.10941).
+    """
+    shape = _checks.dims(x=(x, ("[N]", "[N, D]"), "number"), weights=(weights, "[N]", "number"))
+    _checks.dims(key=(key, ("[]", "[2]", "[4]")))
+    _checks.positive_int(num_resamples=num_resamples)
+    _checks.one_of("statistic", statistic, MEAN_STATISTICS)
+    _checks.one_of("generator", generator, GENERATORS)
+    _check_summary_args(num_resamples, confidence, ddof, quantile_rule, name="num_resamples")
+    if weights is not None:
+        _checks.in_range("weights", weights, low=0.0)  # eager only
+    n = shape["N"]
+    if n == 0:
+        raise ValueError("x: expected [N] or [N, D] data with N >= 1 items, got N = 0")
+    if generator == "hash" and n * num_resamples >= 2**32:
+        raise ValueError(f"num_resamples: generator='hash' needs num_resamples * n < 2**32, got "
+                         f"{num_resamples} * {n}; use generator='jax'")
+    dtype = compute_dtype(x, weights)
+    x = jnp.asarray(x, dtype)
+    columns = x[:, None] if x.ndim == 1 else x
+    w = None if weights is None else jnp.asarray(weights, dtype)
+    table = columns.T if w is None else jnp.concatenate([(w[:, None] * columns).T, w[None, :]])
+    if generator == "hash":
+        seeds = _hash_seeds(key)
+        draw = lambda start, rows: _mul_hi(_hash_rows(seeds, start, rows, n), n).astype(jnp.int32)
+        sums = _blocked_sums(table, num_resamples, n, draw=draw)  # [B, D] or [B, D + 1]
+    else:
+        indices = bootstrap_indices(key, num_items=n, num_resamples=num_resamples, generator=generator)
+        sums = _blocked_sums(table, num_resamples, n, indices=indices)
+    if w is None:
+        total = jnp.sum(columns, axis=0)
+        replicates = sums if statistic == "sum" else sums / n
+        original = total if statistic == "sum" else total / n
+    else:
+        num, den = sums[:, :-1], sums[:, -1:]
+        total, weight = jnp.sum(w[:, None] * columns, axis=0), jnp.sum(w)
+        replicates = num if statistic == "sum" else num / den
+        original = total if statistic == "sum" else total / weight
+    out = _summarize(original, replicates, confidence=confidence, ddof=ddof, quantile_rule=quantile_rule)
+    if x.ndim == 1:
+        out = jax.tree.map(lambda a: a[0], out)
+    return out
 
 
 def normal_approx_ci(accuracy: jax.Array, num_items: jax.Array, *, confidence: float = 0.95
@@ -248,7 +412,7 @@ def normal_approx_ci(accuracy: jax.Array, num_items: jax.Array, *, confidence: f
     """
     _broadcastable(accuracy=accuracy, num_items=num_items)
     _checks.in_range("confidence", confidence, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    dtype = _float_dtype(accuracy, num_items)
+    dtype = compute_dtype(accuracy, num_items)
     acc = jnp.asarray(accuracy, dtype)
     z = ndtri(jnp.asarray(1.0 - (1.0 - confidence) / 2.0, dtype))
     half = z * jnp.sqrt(acc * (1.0 - acc) / jnp.asarray(num_items, dtype))
@@ -287,7 +451,7 @@ def no_information_error(y_true: jax.Array, y_pred: jax.Array, *, loss: str = "z
     """
     _checks.dims(y_true=(y_true, "[N]", "number"), y_pred=(y_pred, "[N]", "number"))
     _checks.one_of("loss", loss, ("zero_one", "squared"))
-    dtype = _float_dtype(y_true, y_pred)
+    dtype = compute_dtype(y_true, y_pred)
     if loss == "squared":
         yt = jnp.asarray(y_true, dtype)
         yp = jnp.asarray(y_pred, dtype)
@@ -366,7 +530,7 @@ def point632_combine(oob_error: jax.Array, resub_error: jax.Array, no_info_error
     if method == ".632+" and no_info_error is None:
         raise ValueError("no_info_error: expected [...] float for method='.632+', got None")
     _broadcastable(oob_error=oob_error, resub_error=resub_error, no_info_error=no_info_error)
-    dtype = _float_dtype(oob_error, resub_error, *(() if no_info_error is None else (no_info_error,)))
+    dtype = compute_dtype(oob_error, resub_error, *(() if no_info_error is None else (no_info_error,)))
     e1 = jnp.asarray(oob_error, dtype)
     e0 = jnp.asarray(resub_error, dtype)
     if method == "oob":

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bvjax import _checks
-from bvjax.stats._distributions import _float_dtype
+from bvjax._numerics import compute_dtype
 from bvjax.stats._significance import TestResult
 
 _FUNCS = ("x_mean != y_mean", "x_mean > y_mean", "x_mean < y_mean")
@@ -118,7 +118,7 @@ def permutation_test(x: jax.Array, y: jax.Array, *, func: str | Callable = "x_me
         raise ValueError(f"y: expected shape ({m},) like x when paired=True, got shape ({n},)")
     if method == "approximate" and key is None:
         raise ValueError("key: expected a PRNG key for method='approximate', got None")
-    dtype = _float_dtype(x, y)
+    dtype = compute_dtype(x, y)
     x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
     reference = jnp.asarray(stat(x, y), dtype)
     if reference.shape != ():
@@ -194,7 +194,7 @@ def proportion_difference(proportion_1: jax.Array, proportion_2: jax.Array, n_1:
     n_2 = n_1 if n_2 is None else n_2
     _checks.broadcastable(proportion_1=proportion_1, proportion_2=proportion_2, n_1=n_1, n_2=n_2)
     _checks.dtype_kind("number", proportion_1=proportion_1, proportion_2=proportion_2, n_1=n_1, n_2=n_2)
-    dtype = _float_dtype(proportion_1, proportion_2)
+    dtype = compute_dtype(proportion_1, proportion_2)
     p1, p2, n1, n2 = (jnp.asarray(a, dtype) for a in (proportion_1, proportion_2, n_1, n_2))
     var = p1 * (1.0 - p1) / n1 + p2 * (1.0 - p2) / n2
     diff = p1 - p2

@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
-from bvjax.stats._distributions import _broadcastable, _float_dtype
+from bvjax._numerics import compute_dtype
+from bvjax.stats._distributions import _broadcastable
 
 
 class RuntimeFit(NamedTuple):
@@ -124,7 +125,7 @@ def fit_runtime_model(output_tokens: jax.Array, runtimes: jax.Array, *, mask: ja
     _checks.dims(output_tokens=(output_tokens, "[K, O]", "number"), runtimes=(runtimes, "[K, O]", "number"),
                  mask=(mask, "[K, O]", "bool"))
     _checks.one_of("method", method, RUNTIME_FIT_METHODS)
-    dtype = _float_dtype(output_tokens, runtimes)
+    dtype = compute_dtype(output_tokens, runtimes)
     o = jnp.asarray(output_tokens, dtype)
     t = jnp.asarray(runtimes, dtype)
     w = jnp.ones_like(t) if mask is None else jnp.asarray(mask, dtype)
@@ -193,7 +194,7 @@ def idealized_runtime(prompt_tokens: jax.Array, output_tokens: jax.Array, prompt
     _broadcastable(prompt_tokens=prompt_tokens, output_tokens=output_tokens)
     _checks.dims(prompt_sizes=(prompt_sizes, "[K]", "number"), prompt_times=(prompt_times, "[K]", "number"),
                  per_token_time=(per_token_time, "[]", "number"), overhead=(overhead, "[]", "number"))
-    dtype = _float_dtype(prompt_tokens, output_tokens, prompt_times, per_token_time, overhead)
+    dtype = compute_dtype(prompt_tokens, output_tokens, prompt_times, per_token_time, overhead)
     p = jnp.asarray(prompt_tokens, dtype)
     o = jnp.asarray(output_tokens, dtype)
     sizes = jnp.asarray(prompt_sizes, dtype)
@@ -245,7 +246,7 @@ def accelerator_cost(runtime: jax.Array, num_accelerators: jax.Array, *,
     _broadcastable(runtime=runtime, num_accelerators=num_accelerators,
                    price_per_accelerator_hour=price_per_accelerator_hour)
     _checks.one_of("unit", unit, COST_UNITS)
-    dtype = _float_dtype(runtime, num_accelerators, price_per_accelerator_hour)
+    dtype = compute_dtype(runtime, num_accelerators, price_per_accelerator_hour)
     seconds = jnp.asarray(runtime, dtype) * jnp.asarray(num_accelerators, dtype)
     if unit == "accelerator_seconds":
         return seconds

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
-from bvjax.stats._distributions import _float_dtype
+from bvjax._numerics import compute_dtype
 
 
 class TopkMetrics(NamedTuple):
@@ -101,7 +101,7 @@ def sharpe_ratio_at_k(true_values: jax.Array, estimated_values: jax.Array, basel
         raise ValueError(f"max_k: expected a static int in [1, P={p}], got {k_max!r}")
     if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
         raise ValueError(f"ddof: expected a static int >= 0, got {ddof!r}")
-    dtype = _float_dtype(true_values, estimated_values, baseline)
+    dtype = compute_dtype(true_values, estimated_values, baseline)
     true_values = jnp.asarray(true_values, dtype)
     order = jnp.argsort(jnp.asarray(estimated_values, dtype), stable=True)[::-1]
     ranked = true_values[order]  # [P], true values in the estimator's order
@@ -173,7 +173,7 @@ def behavior_policy_baseline(rewards: jax.Array, *, gamma: float = 1.0, kind: st
     """
     shape = _checks.dims(rewards=(rewards, "[N, T]", "number"))
     _checks.one_of("kind", kind, BASELINE_KINDS)
-    dtype = _float_dtype(rewards)
+    dtype = compute_dtype(rewards)
     rewards = jnp.asarray(rewards, dtype)
     discount = jnp.asarray(gamma, dtype) ** jnp.arange(shape["T"], dtype=dtype)
     returns = rewards @ discount + epsilon

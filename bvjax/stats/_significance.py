@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
-from bvjax.stats._distributions import _float_dtype, binom_cdf, chi2_sf, f_sf, t_sf
+from bvjax._numerics import compute_dtype
+from bvjax.stats._distributions import binom_cdf, chi2_sf, f_sf, t_sf
 
 
 class TestResult(NamedTuple):
@@ -135,7 +136,9 @@ def mcnemar(table: jax.Array, *, exact: bool = False, corrected: bool = True,
                p_\text{exact} = \min\big(1,\ 2\,P(X \le \min(b, c))\big),\ X \sim \mathrm{Bin}(b + c, \tfrac12),
 
     where :math:`\delta = 1` applies Edwards' continuity correction (``corrected=True``)
-    and :math:`\delta = 0` does not.
+    and :math:`\delta = 0` does not. The exact p-value sums the binomial tail
+    (`binom_cdf`): about 1e-5 relative accuracy in float32 and 1e-12 in float64 up to
+    b + c = 1e6 (``scipy.stats.binomtest``'s value, which is the same two-sided p at 1/2).
 
     Args:
         table: [2, 2] int or float counts, e.g. from `mcnemar_table`.
@@ -169,7 +172,7 @@ def mcnemar(table: jax.Array, *, exact: bool = False, corrected: bool = True,
         Learning Algorithms, 1998.
     """
     _checks.dims(table=(table, "[2, 2]", "number"))
-    dtype = _float_dtype(table)
+    dtype = compute_dtype(table)
     table = jnp.asarray(table, dtype)
     b, c = table[0, 1], table[1, 0]
     total = b + c
@@ -217,7 +220,7 @@ def cochrans_q(y_true: jax.Array, *y_preds: jax.Array) -> TestResult:
         Learning, 2018 (arXiv 1811.12808).
     """
     _check_predictions(y_true, y_preds, minimum=2)
-    dtype = _float_dtype()
+    dtype = compute_dtype()
     m = float(len(y_preds))
     spread, discord = _count_terms(_correct(y_true, y_preds).astype(dtype))
     ok = discord > 0
@@ -271,7 +274,7 @@ def ftest(y_true: jax.Array, *y_preds: jax.Array, denominator_df: str = "mlxtend
     """
     _check_predictions(y_true, y_preds, minimum=2)
     _checks.one_of("denominator_df", denominator_df, ("mlxtend", "paper"))
-    dtype = _float_dtype()
+    dtype = compute_dtype()
     correct = _correct(y_true, y_preds).astype(dtype)
     m = float(len(y_preds))
     n = float(correct.shape[1])
@@ -353,6 +356,8 @@ def _pow2_scaled(x):
     keeps their squares from overflowing (differences of 1e20 in float32) or
     underflowing, without changing a digit of the result.
     """
+    x = jnp.asarray(x)
+    x = x.astype(compute_dtype(x))  # at least float32: half precision would round the statistics
     top = jnp.max(jnp.where(jnp.isfinite(x), jnp.abs(x), 0.0))
     _, e = jnp.frexp(top)
     return jnp.ldexp(x, -e)

@@ -31,11 +31,6 @@ class SNRState(NamedTuple):
     scale: jax.Array
 
 
-def _sqnorm(tree: PyTree) -> jax.Array:
-    leaves = [jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree_util.tree_leaves(tree)]
-    return sum(leaves[1:], leaves[0]) if leaves else jnp.zeros(())
-
-
 def scale_by_snr(*, min_scale: float = 0.0, decay: float = 0.0) -> optax.GradientTransformationExtraArgs:
     r"""Scales the update by :math:`\mathrm{SNR}/(1+\mathrm{SNR})`, estimated from micro-batch gradients.
 
