@@ -195,8 +195,8 @@ def ips_pointwise_loss(pred: jax.Array, clicks: jax.Array, propensity: jax.Array
     d1, d0 = _local_losses(pred, local, eps)
     y = jnp.asarray(clicks).astype(pred.dtype)
     theta = jnp.maximum(jnp.asarray(propensity, pred.dtype), clip)
-    positive = theta > 0
-    weight = jnp.where(positive, y / jnp.where(positive, theta, 1.0), 0.0)
+    positive = theta > 0  # a zero propensity weighs 0; a NaN one stays NaN (it is not zero)
+    weight = jnp.where(positive | jnp.isnan(theta), y / jnp.where(positive, theta, jnp.nan), 0.0)
     return weight * d1 + (1.0 - weight) * d0
 
 
@@ -239,4 +239,6 @@ def item_propensity(pos_counts: jax.Array, *, power: float = 0.5) -> jax.Array:
     n = jnp.asarray(pos_counts, dtype)
     top = jnp.max(n)
     ratio = jnp.where(top > 0, n / jnp.where(top > 0, top, 1.0), 0.0)
-    return jnp.where(ratio > 0, jnp.where(ratio > 0, ratio, 1.0) ** power, 0.0)
+    out = jnp.where(ratio > 0, jnp.where(ratio > 0, ratio, 1.0) ** power, 0.0)
+    # a non-finite count (NaN or inf) sets the normaliser max_j n_j: every propensity is NaN
+    return jnp.where(jnp.all(jnp.isfinite(n)), out, jnp.nan)

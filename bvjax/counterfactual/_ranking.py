@@ -226,7 +226,10 @@ def snips_dcg_at_k(relevance: jax.Array, scores: jax.Array, propensity: jax.Arra
     _checks.float_dtype(propensity=propensity)
     _checks.in_range("clip", clip, low=0.0, high=1.0, low_inclusive=False)
     rel, s, bad = _prepare(relevance, scores, mask)
-    weight = rel / jnp.maximum(jnp.broadcast_to(jnp.asarray(propensity, rel.dtype), rel.shape), clip)
+    theta = jnp.maximum(jnp.broadcast_to(jnp.asarray(propensity, rel.dtype), rel.shape), clip)
+    nan_theta = jnp.isnan(theta) if mask is None else jnp.isnan(theta) & mask
+    bad = bad | jnp.any(nan_theta, axis=-1)  # a NaN propensity of a valid item: the weights are undefined
+    weight = rel / theta if mask is None else jnp.where(mask, rel / jnp.where(mask, theta, 1.0), 0.0)
     top = jnp.take_along_axis(weight, _top_k_order(s, k), axis=-1)
     value = _safe_div(jnp.sum(top / _saito_discount(k, rel.dtype), axis=-1), jnp.sum(weight, axis=-1))
     return jnp.where(bad, jnp.nan, value)

@@ -127,7 +127,7 @@ def _tempered_kl(target_logp, student_logits, temperature):
     """tau^2 KL(target || softmax(student / tau)) with 0 log 0 = 0."""
     log_s = jax.nn.log_softmax(student_logits / temperature, axis=-1)
     p = jnp.exp(target_logp)
-    pos = p > 0
+    pos = (p > 0) | jnp.isnan(p)  # 0 log 0 = 0; a NaN target stays NaN
     terms = jnp.where(pos, p * (jnp.where(pos, target_logp, 0.0) - log_s), 0.0)
     return temperature**2 * jnp.sum(terms, axis=-1)
 

@@ -28,8 +28,9 @@ from bvjax.distill._kd import _tempered_kl
 
 
 def _safe_log(p):
+    """log p with log 0 = -inf and NaN kept NaN (a NaN probability is not a zero one)."""
     pos = p > 0
-    return jnp.where(pos, jnp.log(jnp.where(pos, p, 1.0)), -jnp.inf)
+    return jnp.where(pos, jnp.log(jnp.where(pos, p, 1.0)), jnp.where(jnp.isnan(p), jnp.nan, -jnp.inf))
 
 
 def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> jax.Array:
@@ -68,7 +69,8 @@ def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> ja
 def _normalised_weights(weights, m, dtype):
     w = jnp.maximum(weights.astype(dtype), 0.0)
     total = jnp.sum(w)
-    return jnp.where(total > 0, w / jnp.where(total > 0, total, 1.0), 1.0 / m)
+    out = jnp.where(total > 0, w / jnp.where(total > 0, total, 1.0), 1.0 / m)
+    return jnp.where(jnp.isnan(total), jnp.nan, out)  # a NaN weight is not "all weights zero"
 
 
 def aggregate_teachers(teacher_probs: jax.Array, weights: jax.Array, *, temperature: float = 1.0) -> jax.Array:
@@ -213,7 +215,7 @@ def categorical_kl(p: jax.Array, q: jax.Array) -> jax.Array:
     """
     _checks.dims(kind="float", p=(p, "[..., V]"), q=(q, "[..., V]"))
     _checks.same_shape(p=p, q=q)
-    pos = p > 0
+    pos = (p > 0) | jnp.isnan(p)  # 0 log 0 = 0, but a NaN p (or q where p > 0) gives NaN
     ratio = jnp.where(pos, _safe_log(p) - _safe_log(q), 0.0)
     return jnp.sum(jnp.where(pos, p * ratio, 0.0), axis=-1)
 

@@ -52,7 +52,9 @@ def impression_variance(delivered: jax.Array, eligible: jax.Array) -> jax.Array:
     d, dt = _normalise_rows(delivered)
     e, et = _normalise_rows(eligible)
     tv = 0.5 * jnp.sum(jnp.abs(d - e), axis=-1)
-    return jnp.where((dt > 0) & (et > 0), tv, 0.0)
+    # an empty row reads 0; a row with a NaN or infinite count is NaN (its mix is undefined)
+    finite = jnp.all(jnp.isfinite(delivered), axis=-1) & jnp.all(jnp.isfinite(eligible), axis=-1)
+    return jnp.where(finite, jnp.where((dt > 0) & (et > 0), tv, 0.0), jnp.nan)
 
 
 class ImpressionVarianceSummary(NamedTuple):

@@ -29,13 +29,14 @@ _BISECTION_STEPS = 64  # interval halvings: 2**-64 of a width <= 1, below float6
 def _xlogx(x: jax.Array) -> jax.Array:
     """x log x with 0 log 0 = 0 (and a zero, finite gradient there)."""
     safe = jnp.where(x > 0, x, 1.0)
-    return jnp.where(x > 0, x * jnp.log(safe), 0.0)
+    return jnp.where(x > 0, x * jnp.log(safe), jnp.where(jnp.isnan(x), jnp.nan, 0.0))
 
 
 def _normalise(p: jax.Array) -> jax.Array:
     """p / sum(p); an all-zero table stays all zero (every information is then 0)."""
     total = jnp.sum(p)
-    return p / jnp.where(total > 0, total, 1.0)
+    # a NaN or infinite cell leaves the normaliser undefined: the whole table is NaN
+    return jnp.where(jnp.all(jnp.isfinite(p)), p / jnp.where(total > 0, total, 1.0), jnp.nan)
 
 
 def _entropy_sum(p: jax.Array) -> jax.Array:

@@ -105,6 +105,8 @@ def ledoit_wolf_covariance(returns: jax.Array, *, assume_centered: bool = False)
     b2_bar = (jnp.sum(jnp.sum(x**2, axis=1) ** 2) - t * jnp.sum(s**2)) / t**2
     b2 = jnp.clip(b2_bar, 0.0, d2)
     delta = jnp.where(d2 > 0, b2 / jnp.where(d2 > 0, d2, 1.0), 0.0)
+    # a NaN or infinite return: d2 or b2 is NaN, not 0, and so is the whole estimate
+    delta = jnp.where(jnp.all(jnp.isfinite(returns)), delta, jnp.nan)
     return LedoitWolf((delta * target + (1.0 - delta) * s).astype(out_dtype), delta.astype(out_dtype))
 
 
@@ -186,4 +188,6 @@ def factor_model_covariance(returns: jax.Array, factors: jax.Array, *, ddof: int
     resid = x - f @ beta
     div = max(t - ddof, 1)
     cov_f = f.T @ f / div
-    return beta.T @ cov_f @ beta + jnp.diag(jnp.sum(resid**2, axis=0) / div)
+    out = beta.T @ cov_f @ beta + jnp.diag(jnp.sum(resid**2, axis=0) / div)
+    # a NaN or infinite return or factor: the pseudo-inverse would give a finite, wrong fit
+    return jnp.where(jnp.all(jnp.isfinite(returns)) & jnp.all(jnp.isfinite(factors)), out, jnp.nan)

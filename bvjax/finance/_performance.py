@@ -62,7 +62,9 @@ def _ratio(active: jax.Array, periods_per_year: float, ddof: int) -> jax.Array:
     mean = jnp.mean(active, axis=-1)
     sd = jnp.std(active, axis=-1, ddof=ddof if t > ddof else 0)
     ok = sd > 0
-    return jnp.where(ok, jnp.sqrt(periods_per_year) * mean / jnp.where(ok, sd, 1.0), 0.0)
+    ratio = jnp.where(ok, jnp.sqrt(periods_per_year) * mean / jnp.where(ok, sd, 1.0), 0.0)
+    # zero dispersion reads 0; an undefined one (a NaN or inf return: sd is NaN) stays NaN
+    return jnp.where(jnp.isnan(sd) | jnp.isnan(mean), jnp.nan, ratio)
 
 
 def sharpe_ratio(returns: jax.Array, *, risk_free: float = 0.0, periods_per_year: float = 252.0,

@@ -153,11 +153,13 @@ def bvpo_loss(trace_losses: jax.Array, empty_losses: jax.Array, *, alpha: float 
 
 
 def _alpha_from(numerator, denominator, alpha_if_degenerate):
-    """clip(num / den, 0, 1), and `alpha_if_degenerate` where den <= 0 (never NaN)."""
+    """clip(num / den, 0, 1), and `alpha_if_degenerate` where den <= 0; NaN where either is NaN
+    (a non-finite gradient or moment upstream is not a degenerate pair of estimators)."""
     dtype = jnp.result_type(numerator, denominator, jnp.float32)
     ok = denominator > 0
     ratio = numerator / jnp.where(ok, denominator, 1.0)
-    return jnp.where(ok, jnp.clip(ratio, 0.0, 1.0), alpha_if_degenerate).astype(dtype)
+    alpha = jnp.where(ok, jnp.clip(ratio, 0.0, 1.0), alpha_if_degenerate)
+    return jnp.where(jnp.isnan(numerator) | jnp.isnan(denominator), jnp.nan, alpha).astype(dtype)
 
 
 def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Array, *,
@@ -176,7 +178,8 @@ def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Ar
 
     So :math:`\mathrm{MSE}(\alpha^*) \le \min(\mathrm{MSE}(0), \mathrm{MSE}(1))`. The denominator is
     :math:`E\|g_t - g_e\|^2 \ge 0`; where it is 0 (the two estimators coincide, and every
-    :math:`\alpha` has the same MSE) the result is ``alpha_if_degenerate``, not NaN.
+    :math:`\alpha` has the same MSE) the result is ``alpha_if_degenerate``, not NaN. A NaN
+    input (a non-finite gradient upstream) gives NaN in its own entry, never the fallback.
 
     Args:
         trace_mse: [...] float, :math:`A`.

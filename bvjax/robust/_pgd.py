@@ -91,7 +91,8 @@ def project_l1_ball(v: jax.Array, *, radius: float | jax.Array = 1.0, lower: jax
         upper: optional [..., D] float >= 0, the box's upper bound (``None``: no bound).
 
     Returns:
-        [..., D] float, the projection.
+        [..., D] float, the projection. A row with a NaN or infinite entry is NaN (its
+        threshold is undefined); other rows are unaffected.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -120,12 +121,16 @@ def project_l1_ball(v: jax.Array, *, radius: float | jax.Array = 1.0, lower: jax
             raise ValueError(f"radius: expected a scalar or shape {tuple(shape[:-1])}, got shape {tuple(radius.shape)}")
         radius = radius[..., None]
     radius = jnp.maximum(radius, 0.0)
+    # A non-finite entry leaves its row's threshold undefined: that row is NaN, never a
+    # projection that silently dropped the entry; other rows are unaffected.
+    bad = ~jnp.all(jnp.isfinite(v), axis=-1, keepdims=True)
+    safe = jnp.where(bad, jnp.zeros((), v.dtype), v)
     if lower is None and upper is None:
-        return _l1_ball_flat(v, radius)
+        return jnp.where(bad, jnp.nan, _l1_ball_flat(safe, radius))
     lo = jnp.full(shape, -jnp.inf, v.dtype) if lower is None else jnp.minimum(jnp.asarray(lower, v.dtype), 0.0)
     hi = jnp.full(shape, jnp.inf, v.dtype) if upper is None else jnp.maximum(jnp.asarray(upper, v.dtype), 0.0)
-    cap = jnp.where(v >= 0, hi, -lo)
-    return _l1_box_flat(v, radius, cap)
+    cap = jnp.where(safe >= 0, hi, -lo)
+    return jnp.where(bad, jnp.nan, _l1_box_flat(safe, radius, cap))
 
 
 def _flat(x):

@@ -377,6 +377,7 @@ def expected_improvement(mean: jax.Array, std: jax.Array, best: float | jax.Arra
     z = gain / s
     ei = gain * jax.scipy.stats.norm.cdf(z) + s * jax.scipy.stats.norm.pdf(z)
     ei = jnp.where(positive, jnp.maximum(ei, 0.0), jnp.maximum(gain, 0.0))
+    ei = jnp.where(jnp.isnan(std), jnp.nan, ei)  # a NaN std is not a zero one (no limit to take)
     return _restrict(ei, available)
 
 
