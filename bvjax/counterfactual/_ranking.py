@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _check(relevance, scores, k, mask, propensity=None):
@@ -33,16 +34,13 @@ def _check(relevance, scores, k, mask, propensity=None):
         raise ValueError(f"k: expected an int <= N = {relevance.shape[-1]} (the list length), got {k}")
 
 
-def _dtype(relevance):
-    return relevance.dtype if jnp.issubdtype(relevance.dtype, jnp.floating) else jnp.float32
-
-
 def _prepare(relevance, scores, mask):
     """Masked relevance (0 off the mask) and scores (-inf off the mask); and per list
     whether a valid item has a NaN score or a non-finite relevance (the ranking or the
     gain is then undefined: the metric is NaN for that list, never a plausible figure)."""
-    rel = jnp.asarray(relevance, _dtype(relevance))
-    s = jnp.asarray(scores, jnp.result_type(scores, jnp.float32))
+    dt = compute_dtype(relevance, scores)  # the dtype policy (int/bool relevance does not promote)
+    rel = jnp.asarray(relevance).astype(dt)
+    s = jnp.asarray(scores).astype(dt)
     bad = jnp.isnan(s) | ~jnp.isfinite(rel)
     if mask is not None:
         rel = jnp.where(mask, rel, 0.0)

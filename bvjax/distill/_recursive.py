@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.distill._kd import _tempered_kl
 
 
@@ -61,6 +62,8 @@ def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> ja
     """
     _checks.dims(kind="float", probs=(probs, "[..., V]"))
     _checks.in_range("temperature", temperature, low=0.0, low_inclusive=False)
+    dt = compute_dtype(probs)  # the dtype policy: half precision computed in float32
+    probs = probs.astype(dt)
     logp = _safe_log(probs) / temperature
     empty = jnp.all(probs <= 0, axis=-1, keepdims=True)
     return jax.nn.softmax(jnp.where(empty, 0.0, logp), axis=-1)
@@ -104,6 +107,9 @@ def aggregate_teachers(teacher_probs: jax.Array, weights: jax.Array, *, temperat
     _checks.dims(kind="float", teacher_probs=(teacher_probs, "[..., V]"))
     if teacher_probs.ndim < 2:
         raise ValueError(f"teacher_probs: expected [M, ..., V] float, got shape {tuple(teacher_probs.shape)}")
+    dt = compute_dtype(teacher_probs, weights)  # the dtype policy: half precision computed in float32
+    teacher_probs = teacher_probs.astype(dt)
+    weights = weights.astype(dt)
     m = teacher_probs.shape[0]
     _checks.dims(kind="float", weights=(weights, f"[{m}]"))
     w = _normalised_weights(weights, m, teacher_probs.dtype)
@@ -187,6 +193,9 @@ def anchored_target(student_probs: jax.Array, anchor_probs: jax.Array, *,
     _checks.dims(kind="float", student_probs=(student_probs, "[..., V]"), anchor_probs=(anchor_probs, "[..., V]"))
     _checks.same_shape(student_probs=student_probs, anchor_probs=anchor_probs)
     _checks.in_range("anchor_weight", anchor_weight, low=0.0, high=1.0)
+    dt = compute_dtype(student_probs, anchor_probs)  # the dtype policy: half precision computed in float32
+    student_probs = student_probs.astype(dt)
+    anchor_probs = anchor_probs.astype(dt)
     lam = jnp.asarray(anchor_weight, student_probs.dtype)
     return lam * anchor_probs + (1.0 - lam) * student_probs
 
@@ -215,6 +224,9 @@ def categorical_kl(p: jax.Array, q: jax.Array) -> jax.Array:
     """
     _checks.dims(kind="float", p=(p, "[..., V]"), q=(q, "[..., V]"))
     _checks.same_shape(p=p, q=q)
+    dt = compute_dtype(p, q)  # the dtype policy: half precision computed in float32
+    p = p.astype(dt)
+    q = q.astype(dt)
     pos = (p > 0) | jnp.isnan(p)  # 0 log 0 = 0, but a NaN p (or q where p > 0) gives NaN
     ratio = jnp.where(pos, _safe_log(p) - _safe_log(q), 0.0)
     return jnp.sum(jnp.where(pos, p * ratio, 0.0), axis=-1)
@@ -252,5 +264,8 @@ def soft_target_kl_loss(student_logits: jax.Array, target_probs: jax.Array, *,
     _checks.dims(kind="float", student_logits=(student_logits, "[..., V]"), target_probs=(target_probs, "[..., V]"))
     _checks.same_shape(student_logits=student_logits, target_probs=target_probs)
     _checks.in_range("temperature", temperature, low=0.0, low_inclusive=False)
+    dt = compute_dtype(student_logits, target_probs)  # the dtype policy: half precision computed in float32
+    student_logits = student_logits.astype(dt)
+    target_probs = target_probs.astype(dt)
     target = _safe_log(temperature_scale_probs(target_probs, temperature=temperature))
     return _tempered_kl(target, student_logits, temperature)

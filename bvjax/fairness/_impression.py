@@ -14,9 +14,11 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _normalise_rows(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    x = x.astype(compute_dtype(x))  # the dtype policy: half precision computed in float32
     total = jnp.sum(x, axis=-1, keepdims=True)
     return x / jnp.where(total > 0, total, 1.0), total[..., 0]
 

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 UNITS = {"bits": math.log(2.0), "nats": 1.0}  # nats per unit
 _BISECTION_STEPS = 64  # interval halvings: 2**-64 of a width <= 1, below float64 resolution
@@ -34,6 +35,7 @@ def _xlogx(x: jax.Array) -> jax.Array:
 
 def _normalise(p: jax.Array) -> jax.Array:
     """p / sum(p); an all-zero table stays all zero (every information is then 0)."""
+    p = p.astype(compute_dtype(p))  # the dtype policy: half precision computed in float32
     total = jnp.sum(p)
     # a NaN or infinite cell leaves the normaliser undefined: the whole table is NaN
     return jnp.where(jnp.all(jnp.isfinite(p)), p / jnp.where(total > 0, total, 1.0), jnp.nan)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _centre(returns: jax.Array) -> jax.Array:
@@ -43,6 +44,7 @@ def sample_covariance(returns: jax.Array, *, ddof: int = 1) -> jax.Array:
         Markowitz, Portfolio Selection, 1952 (the plug-in estimator of mean-variance).
     """
     _checks.rank(returns=returns, expected="[T, N]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     _checks.one_of("ddof", ddof, (0, 1))
     t = returns.shape[0]
     x = _centre(returns)
@@ -140,6 +142,7 @@ def pca_factor_covariance(returns: jax.Array, *, num_factors: int, ddof: int = 1
         1986 (statistical factors); Fan, Liao and Mincheva, POET, 2013.
     """
     _checks.rank(returns=returns, expected="[T, N]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     _checks.positive_int(num_factors=num_factors)
     n = returns.shape[1]
     if num_factors > n:
@@ -181,6 +184,8 @@ def factor_model_covariance(returns: jax.Array, factors: jax.Array, *, ddof: int
         Sharpe, A Simplified Model for Portfolio Analysis, 1963; Fama and French, 1993.
     """
     _checks.dims(returns=(returns, "[T, N]", "float"), factors=(factors, "[T, K]", "float"))
+    dt = compute_dtype(returns, factors)  # the dtype policy
+    returns, factors = returns.astype(dt), factors.astype(dt)
     _checks.one_of("ddof", ddof, (0, 1))
     t = returns.shape[0]
     x, f = _centre(returns), _centre(factors)

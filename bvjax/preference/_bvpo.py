@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.preference._dpo import dpo_loss
 
 PyTree = Any
@@ -102,6 +103,7 @@ def bvpo_empty_trace_loss(policy_chosen_logps: jax.Array, policy_rejected_logps:
 
 
 def _masked_mean(losses, mask):
+    losses = losses.astype(compute_dtype(losses))
     if mask is None:
         return jnp.mean(losses)
     total = jnp.sum(jnp.where(mask, losses, 0.0))
@@ -218,6 +220,8 @@ def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Ar
         raise ValueError(f"cross: expected shapes that broadcast with trace_mse {jnp.shape(trace_mse)} "
                          f"and empty_mse {jnp.shape(empty_mse)}, got shape {jnp.shape(cross)}") from None
     _checks.in_range("alpha_if_degenerate", alpha_if_degenerate, low=0.0, high=1.0)
+    dt = compute_dtype(trace_mse, empty_mse, cross)
+    trace_mse, empty_mse, cross = (jnp.asarray(x).astype(dt) for x in (trace_mse, empty_mse, cross))
     return _alpha_from(empty_mse - cross, trace_mse + empty_mse - 2.0 * cross, alpha_if_degenerate)
 
 
@@ -252,7 +256,8 @@ def _rows(tree: PyTree, name: str) -> tuple[jax.Array, int]:
         elif leaf.shape[0] != n:
             raise ValueError(f"{where}: expected a leading dim n={n} as in the first leaf, "
                              f"got shape {leaf.shape} {leaf.dtype}")
-    return jnp.concatenate([leaf.reshape(n, -1) for leaf in leaves], axis=1), n
+    dt = compute_dtype(*leaves)  # the dtype policy: half precision gradients are reduced in float32
+    return jnp.concatenate([leaf.reshape(n, -1).astype(dt) for leaf in leaves], axis=1), n
 
 
 def _project(rows: list[jax.Array], key, projection, dim):

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _l1_ball_flat(v: jax.Array, radius: jax.Array) -> jax.Array:
@@ -115,6 +116,7 @@ def project_l1_ball(v: jax.Array, *, radius: float | jax.Array = 1.0, lower: jax
     for name, bound in (("lower", lower), ("upper", upper)):
         if bound is not None and tuple(jnp.shape(bound)) != tuple(shape):
             raise ValueError(f"{name}: expected the shape of v {tuple(shape)}, got shape {tuple(jnp.shape(bound))}")
+    v = v.astype(compute_dtype(v))  # the dtype policy: half precision computed in float32
     radius = jnp.asarray(radius, v.dtype)
     if radius.ndim:
         if tuple(radius.shape) != tuple(shape[:-1]):

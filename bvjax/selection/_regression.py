@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 CV_CRITERIA = ("deviance", "misclassification")
 
@@ -74,6 +75,7 @@ def variance_inflation_factor(x: jax.Array, *, center: bool = True) -> jax.Array
     Returns:
         [P] float >= 1. A column that is an exact linear combination of the others (or
         constant, with ``center=True``) gets ``inf``; with one column the VIF is 1.
+        float16/bfloat16 designs are computed in float32 and returned in their dtype.
 
     Examples:
         >>> import jax.numpy as jnp
