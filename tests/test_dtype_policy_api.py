@@ -21,6 +21,9 @@ RETURNS_INPUT_DTYPE = {"finance.ledoit_wolf_covariance", "selection.gp_posterior
                       "selection.variance_inflation_factor"}
 # The Laplace noise at epsilon = 1e7 (about 1e-7) is part of the value: a looser float64 bound.
 F64_ATOL = {"counterfactual.laplace_bag_means": 1e-5}
+# The meter accumulates in float32, but the estimator under test draws in float16: its draws carry
+# float16 rounding that the float64 reference (on the same standard normals) does not.
+F16_RTOL = {"diagnostics.bias_variance": 2e-2}
 # Not yet on rule 2 (computed in the input's half precision): listed so that the test fails the
 # day they are converted and the entry must be removed.
 NOT_YET: set[str] = set()
@@ -65,6 +68,6 @@ def test_float16_computed_in_float32(name):
         for leaf in _float_leaves(out):
             assert np.asarray(leaf).dtype == (np.float16 if half_out else np.float32), f"{name}: {np.asarray(leaf).dtype}"
         ref = _leaves(case.ref(*[_f64(a) for a in args]))
-        rtol = 1e-3 if half_out else case.rtol  # float16 rounding of the result only
+        rtol = 1e-3 if half_out else F16_RTOL.get(name, case.rtol)  # float16 rounding of the result only
         for g, r in zip(_leaves(out), ref):
             np.testing.assert_allclose(g, np.broadcast_to(r, g.shape), rtol=rtol, atol=case.atol, err_msg=name)

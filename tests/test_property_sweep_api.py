@@ -34,7 +34,8 @@ import scipy.stats
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bvjax import continual, counterfactual, distill, diagnostics, fairness, finance, multimodal, preference, robust, selection
+from bvjax import continual, counterfactual, diagnostics, distill, fairness, finance, multimodal, preference, robust, selection
+from bvjax import data as bvdata
 from tests.preference.test_group_alignment import _np_gal
 from tests.preference.test_logprobs import _np_token_logps
 
@@ -933,6 +934,57 @@ SELECTION = {
 }
 
 
+# ---- cases: data, diagnostics ---------------------------------------------------------------
+
+def _bv_fn(loc, scale, ref):
+    def est(k):
+        return loc + scale * jax.random.normal(k, (3,))
+    r = diagnostics.bias_variance(est, ref, jax.random.key(0), num_draws=64, chunk_size=32)
+    return r.bias_squared, r.variance, r.mse
+
+
+_BV_Z = None
+
+
+def _bv_ref(loc, scale, ref):
+    global _BV_Z
+    if _BV_Z is None:  # the standard normal draws the meter's keys give (jax.random.split of key 0)
+        _BV_Z = np.asarray(jax.vmap(lambda k: jax.random.normal(k, (3,)))(jax.random.split(jax.random.key(0), 64)),
+                           np.float64)
+    x = loc + scale * _BV_Z
+    n = len(x)
+    var = np.sum(np.var(x, axis=0, ddof=1))
+    mse = np.mean(np.sum((x - ref) ** 2, axis=1))
+    return np.sum((x.mean(0) - ref) ** 2) - var / n, var, mse
+
+
+def _joint_ref(t, a):
+    lt = _log_softmax(t)
+    la = _log_softmax(a)
+    return np.concatenate([lt[..., :, None] + la[..., :-1, :], la[..., -1:, :]], axis=-2)
+
+
+def _marginal_ref(t, a):
+    return scipy.special.logsumexp(_log_softmax(t)[..., :, None] + _log_softmax(a)[..., :-1, :], axis=-2)
+
+
+DATA = {
+    "diagnostics.bias_variance": Case(jax.jit(_bv_fn), _bv_ref,
+                                      lambda rng: [_n(rng, 3), _u(rng, 3, lo=0.5, hi=2.0), _n(rng, 3)], (0, 1, 2),
+                                      reach="all", rtol=1e-4, atol=1e-4),
+    "data.bandit_expected_return": Case(jax.jit(bvdata.bandit_expected_return),
+                                        lambda z, mu: _softmax(z) @ mu, lambda rng: [_n(rng, 3, V, s=2.0), _n(rng, V)],
+                                        (0, 1), atol=1e-5),
+    "data.bandit_policy_gradient": Case(jax.jit(bvdata.bandit_policy_gradient),
+                                        lambda z, mu: _softmax(z) * (mu - (_softmax(z) @ mu)[..., None]),
+                                        lambda rng: [_n(rng, 3, V, s=2.0), _n(rng, V)], (0, 1), atol=1e-5),
+    "data.latent_trace_joint_logps": Case(jax.jit(bvdata.latent_trace_joint_logps), _joint_ref,
+                                          lambda rng: [_n(rng, 2, 3, s=2.0), _n(rng, 2, 4, V, s=2.0)], (0, 1)),
+    "data.latent_trace_marginal_logps": Case(jax.jit(bvdata.latent_trace_marginal_logps), _marginal_ref,
+                                             lambda rng: [_n(rng, 2, 3, s=2.0), _n(rng, 2, 4, V, s=2.0)], (0, 1)),
+}
+
+
 # ---- the sweep -----------------------------------------------------------------------------
 
 CASES: dict[str, Case] = {}
@@ -941,6 +993,7 @@ for _area, _cases in (("preference", PREFERENCE), ("finance", FINANCE), ("counte
     CASES.update({f"{_area}.{k}": v for k, v in _cases.items()})
 CASES.update(OTHERS)
 CASES.update(SELECTION)
+CASES.update(DATA)
 # Arguments documented non-negative (probabilities, counts, standard deviations, propensities).
 for _name, _args in {
         "distill.categorical_kl": (0, 1), "distill.soft_target_kl_loss": (1,), "distill.temperature_scale_probs": (0,),

@@ -200,7 +200,8 @@ def aggregate_linear_regression(x: jax.Array, bag_labels: jax.Array, bag_ids: ja
             bags the bag-level solution is not unique: pass ``ridge > 0``.
 
     Returns:
-        [D] float, :math:`\hat\theta_\rho`.
+        [D] float, :math:`\hat\theta_\rho`; NaN throughout if a feature or label is NaN or
+        infinite.
 
     Examples:
         >>> import jax.numpy as jnp

@@ -161,7 +161,8 @@ def ips_pointwise_loss(pred: jax.Array, clicks: jax.Array, propensity: jax.Array
     Zero propensity: a pair with :math:`\tilde\theta = 0` (``theta = 0`` and ``clip = 0``)
     can never be exposed; its weight :math:`Y/\tilde\theta` is defined as 0 (the pair
     counts as a negative), so the loss and its gradient stay finite. A click there
-    contradicts the model and is ignored the same way.
+    contradicts the model and is ignored the same way. A NaN propensity is not a zero one:
+    its pairs' losses are NaN.
 
     Args:
         pred: [...] float, predicted relevance probabilities.
@@ -219,7 +220,8 @@ def item_propensity(pos_counts: jax.Array, *, power: float = 0.5) -> jax.Array:
 
     Items with no positive get :math:`\hat\theta = 0` (pass ``clip > 0`` to
     `ips_pointwise_loss`, as the paper does with its tuned threshold); if no item has a
-    positive, every propensity is 0, never NaN.
+    positive, every propensity is 0, never NaN; a NaN or infinite count makes every
+    propensity NaN (it sets the normaliser).
 
     Args:
         pos_counts: [I] int or float >= 0, positives per item (e.g. ``clicks.sum(0)``).

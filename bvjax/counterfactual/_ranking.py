@@ -205,7 +205,8 @@ def snips_dcg_at_k(relevance: jax.Array, scores: jax.Array, propensity: jax.Arra
         mask: optional [..., N] bool of valid candidates.
 
     Returns:
-        [...] float in [0, 1]; a user with no relevant item gets 0 (not NaN).
+        [...] float in [0, 1]; a user with no relevant item gets 0 (not NaN); a NaN
+        propensity of one of the user's valid items gives NaN (masked items have no effect).
 
     Examples:
         >>> import jax.numpy as jnp

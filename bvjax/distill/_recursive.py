@@ -47,7 +47,8 @@ def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> ja
 
     Returns:
         [..., V] float distributions. Zero entries stay zero; a row with no positive
-        entry is returned as the uniform distribution (never NaN).
+        entry is returned as the uniform distribution (never NaN); a row with a NaN entry
+        is NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -210,7 +211,8 @@ def categorical_kl(p: jax.Array, q: jax.Array) -> jax.Array:
         q: [..., V] float distributions (same shape).
 
     Returns:
-        [...] float >= 0. Mass of p where q is 0 gives ``+inf`` (the true value), never NaN.
+        [...] float >= 0. Mass of p where q is 0 gives ``+inf`` (the true value), never NaN;
+        a NaN entry of p or q gives NaN for its row.
 
     Examples:
         >>> import jax.numpy as jnp

@@ -36,7 +36,8 @@ def impression_variance(delivered: jax.Array, eligible: jax.Array) -> jax.Array:
 
     Returns:
         [...] float in [0, 1]. A row with no delivered impressions or no eligible
-        audience has nothing to reassign and gets 0 (never NaN).
+        audience has nothing to reassign and gets 0 (never NaN); a row with a NaN or
+        infinite count gives NaN.
 
     Examples:
         >>> import jax.numpy as jnp

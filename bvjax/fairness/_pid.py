@@ -73,7 +73,8 @@ def mutual_information(p_xy: jax.Array, *, unit: str = "bits") -> jax.Array:
 
     Returns:
         [] float, ``I(X; Y) >= 0``. Zero cells follow 0 log 0 = 0; an all-zero table
-        gives 0 (never NaN). Rounding below 0 is clipped to 0.
+        gives 0 (never NaN). Rounding below 0 is clipped to 0. A NaN or infinite cell gives
+        NaN.
 
     Examples:
         >>> import jax.numpy as jnp

@@ -82,7 +82,7 @@ def ledoit_wolf_covariance(returns: jax.Array, *, assume_centered: bool = False)
         constant returns) δ = 0 and the estimate is S. Matches
         ``sklearn.covariance.LedoitWolf`` (``covariance_``, ``shrinkage_``). Computed in
         float32 for float16/bfloat16 returns (whose fourth moments underflow) and
-        returned in their dtype.
+        returned in their dtype. A NaN or infinite return makes the estimate and δ NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -170,7 +170,8 @@ def factor_model_covariance(returns: jax.Array, factors: jax.Array, *, ddof: int
 
     Returns:
         [N, N] float. Collinear factors are handled by a least-squares pseudo-inverse
-        (the fitted values are unique even when B is not).
+        (the fitted values are unique even when B is not). A NaN or infinite return or
+        factor gives NaN throughout.
 
     Examples:
         >>> import jax.numpy as jnp

@@ -83,7 +83,8 @@ def sharpe_ratio(returns: jax.Array, *, risk_free: float = 0.0, periods_per_year
 
     Returns:
         [...] float. Zero dispersion (constant returns, or a single period with
-        ``ddof=1``) gives 0: the ratio is undefined and reported as 0, never inf or NaN.
+        ``ddof=1``) gives 0: the ratio is undefined and reported as 0, never inf or NaN. A
+        NaN or infinite return gives NaN for its series.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -116,7 +117,8 @@ def information_ratio(returns: jax.Array, benchmark: jax.Array, *, periods_per_y
         ddof: 1 or 0.
 
     Returns:
-        [...] float; zero tracking error gives 0.
+        [...] float; zero tracking error gives 0; a NaN or infinite return (or benchmark
+        return) gives NaN.
 
     Examples:
         >>> import jax.numpy as jnp

@@ -365,7 +365,7 @@ def expected_improvement(mean: jax.Array, std: jax.Array, best: float | jax.Arra
 
     Returns:
         [M] float >= 0. Where ``std == 0`` it is the limit :math:`\max(\mu - f^* - \xi, 0)`
-        (no NaN).
+        (no NaN); a NaN ``std`` gives NaN.
 
     Examples:
         >>> import jax.numpy as jnp
