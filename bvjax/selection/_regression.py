@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from bvjax import _checks
-from bvjax._numerics import compute_dtype
 
 CV_CRITERIA = ("deviance", "misclassification")
 
