@@ -1003,6 +1003,37 @@ DATA = {
 }
 
 
+# ---- cases: more closed forms ----------------------------------------------------------------
+
+def _relevance_ref(img, txt, ci, ct, beta=0.5):
+    def cos(a, b):
+        na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b)
+        c = np.where((na > 0) & (nb > 0), (a @ b) / np.where((na > 0) & (nb > 0), na * nb, 1.0), 0.0)
+        return np.where(np.isnan(na) | np.isnan(nb), np.nan, c)  # a zero vector has cosine 0, a NaN one NaN
+    return scipy.special.expit((1 - beta) * cos(img, ci) + beta * cos(txt, ct))
+
+
+def _ramp_ref(lmax, y, src, tgt, lam=1.5):
+    correct = np.argmax(src, -1) == y
+    kl = np.sum(_softmax(src) * (_log_softmax(src) - _log_softmax(tgt)), -1)
+    pair = np.sum(np.where(correct, kl, 0.0)) / max(1, int(correct.sum()))
+    return np.mean(_ce(lmax, y)) + lam * pair
+
+
+EXTRA = {
+    "selection.forrester_curve": Case(jax.jit(selection.forrester_curve),
+                                      lambda x: ((6 * x - 2) ** 2 * np.sin(12 * x - 4))[..., 0],
+                                      lambda rng: [_u(rng, M_, 1)], (0,), atol=1e-4),
+    "selection.relevance_weight": Case(_jit(selection.relevance_weight, beta=0.5), _relevance_ref,
+                                       lambda rng: [_n(rng, 4, 3), _n(rng, 4, 3), _n(rng, 3), _n(rng, 3)], (0, 1, 2, 3),
+                                       atol=1e-5),
+    "robust.ramp_loss": Case(_jit(robust.ramp_loss, lam=1.5), _ramp_ref,
+                             lambda rng: [_n(rng, KB, V, s=2.0), rng.integers(0, V, KB).astype(np.int32),
+                                          _n(rng, KB, V, s=2.0), _n(rng, KB, V, s=2.0)], (0, 2, 3), reach="all",
+                             atol=1e-4),
+}
+
+
 # ---- the sweep -----------------------------------------------------------------------------
 
 CASES: dict[str, Case] = {}
@@ -1012,6 +1043,7 @@ for _area, _cases in (("preference", PREFERENCE), ("finance", FINANCE), ("counte
 CASES.update(OTHERS)
 CASES.update(SELECTION)
 CASES.update(DATA)
+CASES.update(EXTRA)
 # Arguments documented non-negative (probabilities, counts, standard deviations, propensities).
 for _name, _args in {
         "distill.categorical_kl": (0, 1), "distill.soft_target_kl_loss": (1,), "distill.temperature_scale_probs": (0,),

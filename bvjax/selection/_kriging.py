@@ -575,6 +575,8 @@ def forrester_curve(x: jax.Array) -> jax.Array:
         measured materials curves).
     """
     _checks.dims(x=(x, "[..., 1]", "float"))
+    dt = compute_dtype(x)  # the dtype policy: half precision computed in float32
+    x = x.astype(dt)
     x = x[..., 0]
     return (6.0 * x - 2.0) ** 2 * jnp.sin(12.0 * x - 4.0)
 
