@@ -961,15 +961,15 @@ def _bv_fn(loc, scale, ref):
     return r.bias_squared, r.variance, r.mse
 
 
-_BV_Z = None
+_BV_Z: dict[bool, np.ndarray] = {}
 
 
 def _bv_ref(loc, scale, ref):
-    global _BV_Z
-    if _BV_Z is None:  # the standard normal draws the meter's keys give (jax.random.split of key 0)
-        _BV_Z = np.asarray(jax.vmap(lambda k: jax.random.normal(k, (3,)))(jax.random.split(jax.random.key(0), 64)),
-                           np.float64)
-    x = loc + scale * _BV_Z
+    x64 = bool(jax.config.jax_enable_x64)  # the default float of the draws (x64 draws other normals)
+    if x64 not in _BV_Z:  # the standard normal draws the meter's keys give (jax.random.split of key 0)
+        _BV_Z[x64] = np.asarray(jax.vmap(lambda k: jax.random.normal(k, (3,)))(jax.random.split(jax.random.key(0), 64)),
+                                np.float64)
+    x = loc + scale * _BV_Z[x64]
     n = len(x)
     var = np.sum(np.var(x, axis=0, ddof=1))
     mse = np.mean(np.sum((x - ref) ** 2, axis=1))
