@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from jax.scipy.special import gammainc, ndtri
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 HDR_MASS = ("joint", "per_coordinate", "code")
 SAMPLE_MODES = ("per_coordinate", "diagonal")
@@ -75,6 +76,8 @@ def diag_gaussian_kl(mean_q: jax.Array, sigma_q: jax.Array, mean_p: jax.Array, s
     if shape != tuple(mean_q.shape):
         raise ValueError(f"mean_p: expected shapes that broadcast to mean_q's {tuple(mean_q.shape)}, "
                          f"got {tuple(jnp.shape(mean_p))} and {tuple(jnp.shape(sigma_p))}")
+    dt = compute_dtype(mean_q, sigma_q, mean_p, sigma_p)  # the dtype policy
+    mean_q, sigma_q, mean_p, sigma_p = (jnp.asarray(x).astype(dt) for x in (mean_q, sigma_q, mean_p, sigma_p))
     ratio = (sigma_q / sigma_p) ** 2
     return 0.5 * jnp.sum(ratio + ((mean_q - mean_p) / sigma_p) ** 2 - 1.0 - jnp.log(ratio), axis=-1)
 
@@ -107,6 +110,11 @@ def fgcs_distance(mean1: jax.Array, sigma1: jax.Array, mean2: jax.Array, sigma2:
     """
     _check_gaussian(mean1, sigma1, ("mean1", "sigma1"))
     _checks.same_shape(mean1=mean1, mean2=mean2, sigma2=sigma2)
+    dt = compute_dtype(mean1, sigma1, mean2, sigma2)  # the dtype policy: half precision computed in float32
+    mean1 = mean1.astype(dt)
+    sigma1 = sigma1.astype(dt)
+    mean2 = mean2.astype(dt)
+    sigma2 = sigma2.astype(dt)
     p = mean1.shape[-1]
     return (jnp.linalg.norm(mean1 - mean2, axis=-1) + jnp.linalg.norm(sigma1 - sigma2, axis=-1)) / p
 
@@ -236,6 +244,10 @@ def combine_gaussians(means: jax.Array, sigmas: jax.Array, weights: jax.Array) -
     """
     _checks.dims(kind="float", means=(means, "[E, P]"), sigmas=(sigmas, "[E, P]"), weights=(weights, "[E]"))
     _checks.same_shape(means=means, sigmas=sigmas)
+    dt = compute_dtype(means, sigmas, weights)  # the dtype policy: half precision computed in float32
+    means = means.astype(dt)
+    sigmas = sigmas.astype(dt)
+    weights = weights.astype(dt)
     return DiagGaussian(weights @ means, weights @ sigmas)
 
 
@@ -280,6 +292,9 @@ def gaussian_hdr_box(mean: jax.Array, sigma: jax.Array, *, alpha: float = 0.01, 
     _check_gaussian(mean, sigma)
     _checks.in_range("alpha", alpha, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     _checks.one_of("mass", mass, HDR_MASS)
+    dt = compute_dtype(mean, sigma)  # the dtype policy: half precision computed in float32
+    mean = mean.astype(dt)
+    sigma = sigma.astype(dt)
     alpha = jnp.asarray(alpha, mean.dtype)
     p = mean.shape[-1]
     if mass == "joint":

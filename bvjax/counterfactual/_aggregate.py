@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _counts(bag_ids, num_bags, dtype):
@@ -51,6 +52,8 @@ def bag_means(values: jax.Array, bag_ids: jax.Array, *, num_bags: int) -> jax.Ar
     _checks.dims(values=(values, ("[N]", "[N, D]"), "float"), bag_ids=(bag_ids, "[N]", "int"))
     _checks.positive_int(num_bags=num_bags)
     _checks.in_range("bag_ids", bag_ids, low=0, high=num_bags - 1)  # eager only; traced ids are dropped
+    dt = compute_dtype(values)  # the dtype policy: half precision computed in float32
+    values = values.astype(dt)
     return _means(values, bag_ids, num_bags)
 
 
@@ -86,6 +89,9 @@ def bag_level_loss(pred: jax.Array, bag_labels: jax.Array, bag_ids: jax.Array) -
         Level Loss Functions, 2024 (arXiv 2401.11081), eq. (2) with the squared loss.
     """
     _check_losses(pred, bag_labels, bag_ids)
+    dt = compute_dtype(pred, bag_labels)  # the dtype policy: half precision computed in float32
+    pred = pred.astype(dt)
+    bag_labels = bag_labels.astype(dt)
     m = bag_labels.shape[0]
     nonempty = _counts(bag_ids, m, pred.dtype) > 0
     return jnp.where(nonempty, (bag_labels - _means(pred, bag_ids, m)) ** 2, 0.0)
@@ -119,6 +125,9 @@ def instance_level_loss(pred: jax.Array, bag_labels: jax.Array, bag_ids: jax.Arr
         Level Loss Functions, 2024 (arXiv 2401.11081), eq. (3) with the squared loss.
     """
     _check_losses(pred, bag_labels, bag_ids)
+    dt = compute_dtype(pred, bag_labels)  # the dtype policy: half precision computed in float32
+    pred = pred.astype(dt)
+    bag_labels = bag_labels.astype(dt)
     return (bag_labels[bag_ids] - pred) ** 2
 
 
@@ -159,6 +168,9 @@ def aggregate_interpolated_loss(pred: jax.Array, bag_labels: jax.Array, bag_ids:
     """
     _check_losses(pred, bag_labels, bag_ids)
     _checks.in_range("rho", rho, low=0.0)
+    dt = compute_dtype(pred, bag_labels)  # the dtype policy: half precision computed in float32
+    pred = pred.astype(dt)
+    bag_labels = bag_labels.astype(dt)
     m = bag_labels.shape[0]
     fbar = _means(pred, bag_ids, m)
     within = _means((pred - fbar[bag_ids]) ** 2, bag_ids, m)
@@ -188,7 +200,8 @@ def aggregate_linear_regression(x: jax.Array, bag_labels: jax.Array, bag_ids: ja
             bags the bag-level solution is not unique: pass ``ridge > 0``.
 
     Returns:
-        [D] float, :math:`\hat\theta_\rho`.
+        [D] float, :math:`\hat\theta_\rho`; NaN throughout if a feature or label is NaN or
+        infinite.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -209,12 +222,17 @@ def aggregate_linear_regression(x: jax.Array, bag_labels: jax.Array, bag_ids: ja
                  bag_labels=(bag_labels, "[M]", "float"))
     _checks.in_range("rho", rho, low=0.0)
     _checks.in_range("ridge", ridge, low=0.0)
+    dt = compute_dtype(x, bag_labels)  # the dtype policy: half precision computed in float32
+    x = x.astype(dt)
+    bag_labels = bag_labels.astype(dt)
     n, d = x.shape
     m = bag_labels.shape[0]
     xbar = _means(x, bag_ids, m)
     centred = x - xbar[bag_ids]
     gram = xbar.T @ xbar / m + rho * centred.T @ centred / n + ridge * jnp.eye(d, dtype=x.dtype)
-    return jnp.linalg.solve(gram, xbar.T @ bag_labels / m)
+    theta = jnp.linalg.solve(gram, xbar.T @ bag_labels / m)
+    # a NaN or infinite feature or label: the solve mixes inf and NaN; the fit is NaN throughout
+    return jnp.where(jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(bag_labels)), theta, jnp.nan)
 
 
 def laplace_bag_means(key: jax.Array, responses: jax.Array, bag_ids: jax.Array, *, num_bags: int,
@@ -260,6 +278,8 @@ def laplace_bag_means(key: jax.Array, responses: jax.Array, bag_ids: jax.Array, 
     _checks.positive_int(num_bags=num_bags)
     _checks.in_range("clip", clip, low=0.0, low_inclusive=False)
     _checks.in_range("epsilon", epsilon, low=0.0, low_inclusive=False)
+    dt = compute_dtype(responses)  # the dtype policy: half precision computed in float32
+    responses = responses.astype(dt)
     means = _means(jnp.clip(responses, -clip, clip), bag_ids, num_bags)
     counts = _counts(bag_ids, num_bags, responses.dtype)
     scale = jnp.where(counts > 0, 2.0 * clip / (jnp.maximum(counts, 1.0) * epsilon), 0.0)

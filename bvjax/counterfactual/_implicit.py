@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 LOCAL_LOSSES = ("log", "squared")
 
@@ -94,6 +95,9 @@ def ideal_pointwise_loss(pred: jax.Array, relevance_prob: jax.Array, *, local: s
     """
     _check_pred(pred, eps)
     _check_like_pred("relevance_prob", pred, relevance_prob)
+    dt = compute_dtype(pred, relevance_prob)  # the dtype policy: half precision computed in float32
+    pred = pred.astype(dt)
+    relevance_prob = relevance_prob.astype(dt)
     d1, d0 = _local_losses(pred, local, eps)
     gamma = jnp.asarray(relevance_prob, pred.dtype)
     return gamma * d1 + (1.0 - gamma) * d0
@@ -131,6 +135,8 @@ def naive_pointwise_loss(pred: jax.Array, clicks: jax.Array, *, local: str = "lo
     """
     _check_pred(pred, eps)
     _checks.same_shape(pred=pred, clicks=clicks)
+    dt = compute_dtype(pred)  # the dtype policy: half precision computed in float32
+    pred = pred.astype(dt)
     d1, d0 = _local_losses(pred, local, eps)
     y = jnp.asarray(clicks).astype(pred.dtype)
     return y * d1 + (1.0 - y) * d0
@@ -155,7 +161,8 @@ def ips_pointwise_loss(pred: jax.Array, clicks: jax.Array, propensity: jax.Array
     Zero propensity: a pair with :math:`\tilde\theta = 0` (``theta = 0`` and ``clip = 0``)
     can never be exposed; its weight :math:`Y/\tilde\theta` is defined as 0 (the pair
     counts as a negative), so the loss and its gradient stay finite. A click there
-    contradicts the model and is ignored the same way.
+    contradicts the model and is ignored the same way. A NaN propensity is not a zero one:
+    its pairs' losses are NaN.
 
     Args:
         pred: [...] float, predicted relevance probabilities.
@@ -192,11 +199,14 @@ def ips_pointwise_loss(pred: jax.Array, clicks: jax.Array, propensity: jax.Array
     _check_like_pred("propensity", pred, propensity)
     _checks.float_dtype(propensity=propensity)
     _checks.in_range("clip", clip, low=0.0, high=1.0)
+    dt = compute_dtype(pred, propensity)  # the dtype policy: half precision computed in float32
+    pred = pred.astype(dt)
+    propensity = propensity.astype(dt)
     d1, d0 = _local_losses(pred, local, eps)
     y = jnp.asarray(clicks).astype(pred.dtype)
     theta = jnp.maximum(jnp.asarray(propensity, pred.dtype), clip)
-    positive = theta > 0
-    weight = jnp.where(positive, y / jnp.where(positive, theta, 1.0), 0.0)
+    positive = theta > 0  # a zero propensity weighs 0; a NaN one stays NaN (it is not zero)
+    weight = jnp.where(positive | jnp.isnan(theta), y / jnp.where(positive, theta, jnp.nan), 0.0)
     return weight * d1 + (1.0 - weight) * d0
 
 
@@ -210,14 +220,16 @@ def item_propensity(pos_counts: jax.Array, *, power: float = 0.5) -> jax.Array:
 
     Items with no positive get :math:`\hat\theta = 0` (pass ``clip > 0`` to
     `ips_pointwise_loss`, as the paper does with its tuned threshold); if no item has a
-    positive, every propensity is 0, never NaN.
+    positive, every propensity is 0, never NaN; a NaN or infinite count makes every
+    propensity NaN (it sets the normaliser).
 
     Args:
         pos_counts: [I] int or float >= 0, positives per item (e.g. ``clicks.sum(0)``).
         power: the exponent :math:`\eta > 0`.
 
     Returns:
-        [I] float (float32 for integer counts), propensities in [0, 1].
+        [I] float (JAX's default float for integer counts: float32, or float64 under
+        ``jax_enable_x64``), propensities in [0, 1].
 
     Examples:
         >>> import jax.numpy as jnp
@@ -235,8 +247,9 @@ def item_propensity(pos_counts: jax.Array, *, power: float = 0.5) -> jax.Array:
     """
     _checks.rank(pos_counts=pos_counts, expected="[I]", kind="number")
     _checks.in_range("power", power, low=0.0, low_inclusive=False)
-    dtype = pos_counts.dtype if jnp.issubdtype(pos_counts.dtype, jnp.floating) else jnp.float32
-    n = jnp.asarray(pos_counts, dtype)
+    n = jnp.asarray(pos_counts).astype(compute_dtype(pos_counts))  # the dtype policy
     top = jnp.max(n)
     ratio = jnp.where(top > 0, n / jnp.where(top > 0, top, 1.0), 0.0)
-    return jnp.where(ratio > 0, jnp.where(ratio > 0, ratio, 1.0) ** power, 0.0)
+    out = jnp.where(ratio > 0, jnp.where(ratio > 0, ratio, 1.0) ** power, 0.0)
+    # a non-finite count (NaN or inf) sets the normaliser max_j n_j: every propensity is NaN
+    return jnp.where(jnp.all(jnp.isfinite(n)), out, jnp.nan)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _check(relevance, scores, k, mask, propensity=None):
@@ -33,16 +34,13 @@ def _check(relevance, scores, k, mask, propensity=None):
         raise ValueError(f"k: expected an int <= N = {relevance.shape[-1]} (the list length), got {k}")
 
 
-def _dtype(relevance):
-    return relevance.dtype if jnp.issubdtype(relevance.dtype, jnp.floating) else jnp.float32
-
-
 def _prepare(relevance, scores, mask):
     """Masked relevance (0 off the mask) and scores (-inf off the mask); and per list
     whether a valid item has a NaN score or a non-finite relevance (the ranking or the
     gain is then undefined: the metric is NaN for that list, never a plausible figure)."""
-    rel = jnp.asarray(relevance, _dtype(relevance))
-    s = jnp.asarray(scores, jnp.result_type(scores, jnp.float32))
+    dt = compute_dtype(relevance, scores)  # the dtype policy (int/bool relevance does not promote)
+    rel = jnp.asarray(relevance).astype(dt)
+    s = jnp.asarray(scores).astype(dt)
     bad = jnp.isnan(s) | ~jnp.isfinite(rel)
     if mask is not None:
         rel = jnp.where(mask, rel, 0.0)
@@ -207,7 +205,8 @@ def snips_dcg_at_k(relevance: jax.Array, scores: jax.Array, propensity: jax.Arra
         mask: optional [..., N] bool of valid candidates.
 
     Returns:
-        [...] float in [0, 1]; a user with no relevant item gets 0 (not NaN).
+        [...] float in [0, 1]; a user with no relevant item gets 0 (not NaN); a NaN
+        propensity of one of the user's valid items gives NaN (masked items have no effect).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -226,7 +225,10 @@ def snips_dcg_at_k(relevance: jax.Array, scores: jax.Array, propensity: jax.Arra
     _checks.float_dtype(propensity=propensity)
     _checks.in_range("clip", clip, low=0.0, high=1.0, low_inclusive=False)
     rel, s, bad = _prepare(relevance, scores, mask)
-    weight = rel / jnp.maximum(jnp.broadcast_to(jnp.asarray(propensity, rel.dtype), rel.shape), clip)
+    theta = jnp.maximum(jnp.broadcast_to(jnp.asarray(propensity, rel.dtype), rel.shape), clip)
+    nan_theta = jnp.isnan(theta) if mask is None else jnp.isnan(theta) & mask
+    bad = bad | jnp.any(nan_theta, axis=-1)  # a NaN propensity of a valid item: the weights are undefined
+    weight = rel / theta if mask is None else jnp.where(mask, rel / jnp.where(mask, theta, 1.0), 0.0)
     top = jnp.take_along_axis(weight, _top_k_order(s, k), axis=-1)
     value = _safe_div(jnp.sum(top / _saito_discount(k, rel.dtype), axis=-1), jnp.sum(weight, axis=-1))
     return jnp.where(bad, jnp.nan, value)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.rl import group_advantages, rloo_advantages
 
 
@@ -32,6 +33,9 @@ def bandit_expected_return(logits: jax.Array, means: jax.Array) -> jax.Array:
         Sutton and Barto, Reinforcement Learning: An Introduction, 2nd ed., 2018 (ch. 2.8).
     """
     _checks.dims(logits=(logits, "[..., K]", "float"), means=(means, "[K]", "float"))
+    dt = compute_dtype(logits, means)  # the dtype policy: half precision computed in float32
+    logits = logits.astype(dt)
+    means = means.astype(dt)
     return jax.nn.softmax(logits, axis=-1) @ means
 
 
@@ -60,6 +64,9 @@ def bandit_policy_gradient(logits: jax.Array, means: jax.Array) -> jax.Array:
         Reinforcement Learning, 1992.
     """
     _checks.dims(logits=(logits, "[..., K]", "float"), means=(means, "[K]", "float"))
+    dt = compute_dtype(logits, means)  # the dtype policy: half precision computed in float32
+    logits = logits.astype(dt)
+    means = means.astype(dt)
     probs = jax.nn.softmax(logits, axis=-1)
     return probs * (means - (probs @ means)[..., None])
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.preference._dpo import dpo_loss
 
 
@@ -67,6 +68,9 @@ def latent_trace_joint_logps(trace_logits: jax.Array, answer_logits: jax.Array) 
     marginal over traces can be enumerated.
     """
     _check_model(trace_logits, answer_logits)
+    dt = compute_dtype(trace_logits, answer_logits)  # the dtype policy: half precision computed in float32
+    trace_logits = trace_logits.astype(dt)
+    answer_logits = answer_logits.astype(dt)
     answers = jax.nn.log_softmax(answer_logits, axis=-1)
     traces = jax.nn.log_softmax(trace_logits, axis=-1)
     thinking = traces[..., :, None] + answers[..., :-1, :]
@@ -98,6 +102,9 @@ def latent_trace_marginal_logps(trace_logits: jax.Array, answer_logits: jax.Arra
         Zhu et al, From Noisy Traces to Stable Gradients: Bias-Variance Optimized Preference
         Optimization for Aligning Large Reasoning Models, 2025 (arXiv 2510.05095).
     """
+    dt = compute_dtype(trace_logits, answer_logits)  # the dtype policy: half precision computed in float32
+    trace_logits = trace_logits.astype(dt)
+    answer_logits = answer_logits.astype(dt)
     joint = latent_trace_joint_logps(trace_logits, answer_logits)
     return jax.nn.logsumexp(joint[..., :-1, :], axis=-2)
 

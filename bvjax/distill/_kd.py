@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 LAYER_MAPS = ("skip", "last")
 
@@ -21,17 +22,19 @@ _NORM_EPS = 1e-12
 
 
 def _project(student, teacher, projection):
+    """Checks the states and returns (student @ projection, teacher) in the compute dtype."""
     _checks.float_dtype(student=student, teacher=teacher)
+    dt = compute_dtype(student, teacher, projection)  # the dtype policy: half precision computed in float32
     if projection is None:
         _checks.dims(student=(student, "[..., D]"), teacher=(teacher, "[..., D]"))
         _checks.same_shape(student=student, teacher=teacher)
-        return student
+        return student.astype(dt), teacher.astype(dt)
     _checks.dims(kind="float", student=(student, "[..., Ds]"), projection=(projection, "[Ds, Dt]"),
                  teacher=(teacher, "[..., Dt]"))
     if student.shape[:-1] != teacher.shape[:-1]:
         raise ValueError(f"teacher: expected leading shape {tuple(student.shape[:-1])} as in student, "
                          f"got shape {tuple(teacher.shape)} {teacher.dtype}")
-    return student @ projection
+    return student.astype(dt) @ projection.astype(dt), teacher.astype(dt)
 
 
 def _safe_norm(x):
@@ -63,7 +66,7 @@ def hidden_mse_loss(student: jax.Array, teacher: jax.Array, projection: jax.Arra
         He et al, Distiller, SustaiNLP 2021 (arXiv 2109.11105), intermediate MSE objective;
         Romero et al, FitNets: Hints for Thin Deep Nets, 2015 (arXiv 1412.6550).
     """
-    s = _project(student, teacher, projection)
+    s, teacher = _project(student, teacher, projection)
     return jnp.mean((s - teacher) ** 2, axis=-1)
 
 
@@ -90,7 +93,7 @@ def hidden_cosine_loss(student: jax.Array, teacher: jax.Array, projection: jax.A
     References:
         He et al, Distiller, SustaiNLP 2021 (arXiv 2109.11105), intermediate cosine objective.
     """
-    s = _project(student, teacher, projection)
+    s, teacher = _project(student, teacher, projection)
     cos = jnp.sum(s * teacher, axis=-1) / (_safe_norm(s)[..., 0] * _safe_norm(teacher)[..., 0])
     return 1.0 - cos
 
@@ -119,7 +122,7 @@ def pkd_loss(student: jax.Array, teacher: jax.Array, projection: jax.Array | Non
         Sun et al, Patient Knowledge Distillation for BERT Model Compression, 2019
         (arXiv 1908.09355), eq. (4); He et al, Distiller (arXiv 2109.11105).
     """
-    s = _project(student, teacher, projection)
+    s, teacher = _project(student, teacher, projection)
     return jnp.sum((s / _safe_norm(s) - teacher / _safe_norm(teacher)) ** 2, axis=-1)
 
 
@@ -127,7 +130,7 @@ def _tempered_kl(target_logp, student_logits, temperature):
     """tau^2 KL(target || softmax(student / tau)) with 0 log 0 = 0."""
     log_s = jax.nn.log_softmax(student_logits / temperature, axis=-1)
     p = jnp.exp(target_logp)
-    pos = p > 0
+    pos = (p > 0) | jnp.isnan(p)  # 0 log 0 = 0; a NaN target stays NaN
     terms = jnp.where(pos, p * (jnp.where(pos, target_logp, 0.0) - log_s), 0.0)
     return temperature**2 * jnp.sum(terms, axis=-1)
 
@@ -162,6 +165,9 @@ def kd_kl_loss(student_logits: jax.Array, teacher_logits: jax.Array, *, temperat
     _checks.dims(kind="float", student_logits=(student_logits, "[..., V]"), teacher_logits=(teacher_logits, "[..., V]"))
     _checks.same_shape(student_logits=student_logits, teacher_logits=teacher_logits)
     _checks.in_range("temperature", temperature, low=0.0, low_inclusive=False)
+    dt = compute_dtype(student_logits, teacher_logits)  # the dtype policy: half precision computed in float32
+    student_logits = student_logits.astype(dt)
+    teacher_logits = teacher_logits.astype(dt)
     target = jax.nn.log_softmax(teacher_logits / temperature, axis=-1)
     return _tempered_kl(target, student_logits, temperature)
 
@@ -190,6 +196,9 @@ def logit_mse_loss(student_logits: jax.Array, teacher_logits: jax.Array) -> jax.
     """
     _checks.dims(kind="float", student_logits=(student_logits, "[..., V]"), teacher_logits=(teacher_logits, "[..., V]"))
     _checks.same_shape(student_logits=student_logits, teacher_logits=teacher_logits)
+    dt = compute_dtype(student_logits, teacher_logits)  # the dtype policy: half precision computed in float32
+    student_logits = student_logits.astype(dt)
+    teacher_logits = teacher_logits.astype(dt)
     return jnp.mean((student_logits - teacher_logits) ** 2, axis=-1)
 
 

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _check_scores(scores: jax.Array, min_k: int) -> int:
@@ -56,6 +57,10 @@ def bilinear_critic(student: jax.Array, teacher: jax.Array, weight: jax.Array) -
     """
     _checks.dims(kind="float", student=(student, "[K, Ds]"), teacher=(teacher, "[K, Dt]"),
                  weight=(weight, "[Ds, Dt]"))
+    dt = compute_dtype(student, teacher, weight)  # the dtype policy: half precision computed in float32
+    student = student.astype(dt)
+    teacher = teacher.astype(dt)
+    weight = weight.astype(dt)
     return student @ weight @ teacher.T
 
 
@@ -85,6 +90,8 @@ def infonce_bound(scores: jax.Array) -> jax.Array:
         2019 (arXiv 1905.06922), eq. (12).
     """
     k = _check_scores(scores, 1)
+    dt = compute_dtype(scores)  # the dtype policy: half precision computed in float32
+    scores = scores.astype(dt)
     return jnp.mean(jnp.diagonal(scores) - jax.nn.logsumexp(scores, axis=1)) + math.log(k)
 
 
@@ -115,6 +122,8 @@ def nwj_bound(scores: jax.Array) -> jax.Array:
         On Variational Bounds of Mutual Information, 2019 (arXiv 1905.06922), eq. (6).
     """
     k = _check_scores(scores, 2)
+    dt = compute_dtype(scores)  # the dtype policy: half precision computed in float32
+    scores = scores.astype(dt)
     off = ~jnp.eye(k, dtype=bool)
     log_marg = jax.nn.logsumexp(jnp.where(off, scores - 1.0, -jnp.inf)) - math.log(k * (k - 1))
     return jnp.mean(jnp.diagonal(scores)) - jnp.exp(log_marg)

@@ -24,12 +24,14 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.distill._kd import _tempered_kl
 
 
 def _safe_log(p):
+    """log p with log 0 = -inf and NaN kept NaN (a NaN probability is not a zero one)."""
     pos = p > 0
-    return jnp.where(pos, jnp.log(jnp.where(pos, p, 1.0)), -jnp.inf)
+    return jnp.where(pos, jnp.log(jnp.where(pos, p, 1.0)), jnp.where(jnp.isnan(p), jnp.nan, -jnp.inf))
 
 
 def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> jax.Array:
@@ -45,7 +47,8 @@ def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> ja
 
     Returns:
         [..., V] float distributions. Zero entries stay zero; a row with no positive
-        entry is returned as the uniform distribution (never NaN).
+        entry is returned as the uniform distribution (never NaN); a row with a NaN entry
+        is NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -60,6 +63,8 @@ def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> ja
     """
     _checks.dims(kind="float", probs=(probs, "[..., V]"))
     _checks.in_range("temperature", temperature, low=0.0, low_inclusive=False)
+    dt = compute_dtype(probs)  # the dtype policy: half precision computed in float32
+    probs = probs.astype(dt)
     logp = _safe_log(probs) / temperature
     empty = jnp.all(probs <= 0, axis=-1, keepdims=True)
     return jax.nn.softmax(jnp.where(empty, 0.0, logp), axis=-1)
@@ -68,7 +73,8 @@ def temperature_scale_probs(probs: jax.Array, *, temperature: float = 1.0) -> ja
 def _normalised_weights(weights, m, dtype):
     w = jnp.maximum(weights.astype(dtype), 0.0)
     total = jnp.sum(w)
-    return jnp.where(total > 0, w / jnp.where(total > 0, total, 1.0), 1.0 / m)
+    out = jnp.where(total > 0, w / jnp.where(total > 0, total, 1.0), 1.0 / m)
+    return jnp.where(jnp.isnan(total), jnp.nan, out)  # a NaN weight is not "all weights zero"
 
 
 def aggregate_teachers(teacher_probs: jax.Array, weights: jax.Array, *, temperature: float = 1.0) -> jax.Array:
@@ -102,6 +108,9 @@ def aggregate_teachers(teacher_probs: jax.Array, weights: jax.Array, *, temperat
     _checks.dims(kind="float", teacher_probs=(teacher_probs, "[..., V]"))
     if teacher_probs.ndim < 2:
         raise ValueError(f"teacher_probs: expected [M, ..., V] float, got shape {tuple(teacher_probs.shape)}")
+    dt = compute_dtype(teacher_probs, weights)  # the dtype policy: half precision computed in float32
+    teacher_probs = teacher_probs.astype(dt)
+    weights = weights.astype(dt)
     m = teacher_probs.shape[0]
     _checks.dims(kind="float", weights=(weights, f"[{m}]"))
     w = _normalised_weights(weights, m, teacher_probs.dtype)
@@ -185,6 +194,9 @@ def anchored_target(student_probs: jax.Array, anchor_probs: jax.Array, *,
     _checks.dims(kind="float", student_probs=(student_probs, "[..., V]"), anchor_probs=(anchor_probs, "[..., V]"))
     _checks.same_shape(student_probs=student_probs, anchor_probs=anchor_probs)
     _checks.in_range("anchor_weight", anchor_weight, low=0.0, high=1.0)
+    dt = compute_dtype(student_probs, anchor_probs)  # the dtype policy: half precision computed in float32
+    student_probs = student_probs.astype(dt)
+    anchor_probs = anchor_probs.astype(dt)
     lam = jnp.asarray(anchor_weight, student_probs.dtype)
     return lam * anchor_probs + (1.0 - lam) * student_probs
 
@@ -199,7 +211,8 @@ def categorical_kl(p: jax.Array, q: jax.Array) -> jax.Array:
         q: [..., V] float distributions (same shape).
 
     Returns:
-        [...] float >= 0. Mass of p where q is 0 gives ``+inf`` (the true value), never NaN.
+        [...] float >= 0. Mass of p where q is 0 gives ``+inf`` (the true value), never NaN;
+        a NaN entry of p or q gives NaN for its row.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -213,7 +226,10 @@ def categorical_kl(p: jax.Array, q: jax.Array) -> jax.Array:
     """
     _checks.dims(kind="float", p=(p, "[..., V]"), q=(q, "[..., V]"))
     _checks.same_shape(p=p, q=q)
-    pos = p > 0
+    dt = compute_dtype(p, q)  # the dtype policy: half precision computed in float32
+    p = p.astype(dt)
+    q = q.astype(dt)
+    pos = (p > 0) | jnp.isnan(p)  # 0 log 0 = 0, but a NaN p (or q where p > 0) gives NaN
     ratio = jnp.where(pos, _safe_log(p) - _safe_log(q), 0.0)
     return jnp.sum(jnp.where(pos, p * ratio, 0.0), axis=-1)
 
@@ -250,5 +266,8 @@ def soft_target_kl_loss(student_logits: jax.Array, target_probs: jax.Array, *,
     _checks.dims(kind="float", student_logits=(student_logits, "[..., V]"), target_probs=(target_probs, "[..., V]"))
     _checks.same_shape(student_logits=student_logits, target_probs=target_probs)
     _checks.in_range("temperature", temperature, low=0.0, low_inclusive=False)
+    dt = compute_dtype(student_logits, target_probs)  # the dtype policy: half precision computed in float32
+    student_logits = student_logits.astype(dt)
+    target_probs = target_probs.astype(dt)
     target = _safe_log(temperature_scale_probs(target_probs, temperature=temperature))
     return _tempered_kl(target, student_logits, temperature)

@@ -14,9 +14,11 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _normalise_rows(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    x = x.astype(compute_dtype(x))  # the dtype policy: half precision computed in float32
     total = jnp.sum(x, axis=-1, keepdims=True)
     return x / jnp.where(total > 0, total, 1.0), total[..., 0]
 
@@ -34,7 +36,8 @@ def impression_variance(delivered: jax.Array, eligible: jax.Array) -> jax.Array:
 
     Returns:
         [...] float in [0, 1]. A row with no delivered impressions or no eligible
-        audience has nothing to reassign and gets 0 (never NaN).
+        audience has nothing to reassign and gets 0 (never NaN); a row with a NaN or
+        infinite count gives NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -52,7 +55,9 @@ def impression_variance(delivered: jax.Array, eligible: jax.Array) -> jax.Array:
     d, dt = _normalise_rows(delivered)
     e, et = _normalise_rows(eligible)
     tv = 0.5 * jnp.sum(jnp.abs(d - e), axis=-1)
-    return jnp.where((dt > 0) & (et > 0), tv, 0.0)
+    # an empty row reads 0; a row with a NaN or infinite count is NaN (its mix is undefined)
+    finite = jnp.all(jnp.isfinite(delivered), axis=-1) & jnp.all(jnp.isfinite(eligible), axis=-1)
+    return jnp.where(finite, jnp.where((dt > 0) & (et > 0), tv, 0.0), jnp.nan)
 
 
 class ImpressionVarianceSummary(NamedTuple):

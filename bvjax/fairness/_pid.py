@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 UNITS = {"bits": math.log(2.0), "nats": 1.0}  # nats per unit
 _BISECTION_STEPS = 64  # interval halvings: 2**-64 of a width <= 1, below float64 resolution
@@ -29,13 +30,15 @@ _BISECTION_STEPS = 64  # interval halvings: 2**-64 of a width <= 1, below float6
 def _xlogx(x: jax.Array) -> jax.Array:
     """x log x with 0 log 0 = 0 (and a zero, finite gradient there)."""
     safe = jnp.where(x > 0, x, 1.0)
-    return jnp.where(x > 0, x * jnp.log(safe), 0.0)
+    return jnp.where(x > 0, x * jnp.log(safe), jnp.where(jnp.isnan(x), jnp.nan, 0.0))
 
 
 def _normalise(p: jax.Array) -> jax.Array:
     """p / sum(p); an all-zero table stays all zero (every information is then 0)."""
+    p = p.astype(compute_dtype(p))  # the dtype policy: half precision computed in float32
     total = jnp.sum(p)
-    return p / jnp.where(total > 0, total, 1.0)
+    # a NaN or infinite cell leaves the normaliser undefined: the whole table is NaN
+    return jnp.where(jnp.all(jnp.isfinite(p)), p / jnp.where(total > 0, total, 1.0), jnp.nan)
 
 
 def _entropy_sum(p: jax.Array) -> jax.Array:
@@ -70,7 +73,8 @@ def mutual_information(p_xy: jax.Array, *, unit: str = "bits") -> jax.Array:
 
     Returns:
         [] float, ``I(X; Y) >= 0``. Zero cells follow 0 log 0 = 0; an all-zero table
-        gives 0 (never NaN). Rounding below 0 is clipped to 0.
+        gives 0 (never NaN). Rounding below 0 is clipped to 0. A NaN or infinite cell gives
+        NaN.
 
     Examples:
         >>> import jax.numpy as jnp

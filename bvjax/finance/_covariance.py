@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _centre(returns: jax.Array) -> jax.Array:
@@ -43,6 +44,7 @@ def sample_covariance(returns: jax.Array, *, ddof: int = 1) -> jax.Array:
         Markowitz, Portfolio Selection, 1952 (the plug-in estimator of mean-variance).
     """
     _checks.rank(returns=returns, expected="[T, N]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     _checks.one_of("ddof", ddof, (0, 1))
     t = returns.shape[0]
     x = _centre(returns)
@@ -80,7 +82,7 @@ def ledoit_wolf_covariance(returns: jax.Array, *, assume_centered: bool = False)
         constant returns) δ = 0 and the estimate is S. Matches
         ``sklearn.covariance.LedoitWolf`` (``covariance_``, ``shrinkage_``). Computed in
         float32 for float16/bfloat16 returns (whose fourth moments underflow) and
-        returned in their dtype.
+        returned in their dtype. A NaN or infinite return makes the estimate and δ NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -105,6 +107,8 @@ def ledoit_wolf_covariance(returns: jax.Array, *, assume_centered: bool = False)
     b2_bar = (jnp.sum(jnp.sum(x**2, axis=1) ** 2) - t * jnp.sum(s**2)) / t**2
     b2 = jnp.clip(b2_bar, 0.0, d2)
     delta = jnp.where(d2 > 0, b2 / jnp.where(d2 > 0, d2, 1.0), 0.0)
+    # a NaN or infinite return: d2 or b2 is NaN, not 0, and so is the whole estimate
+    delta = jnp.where(jnp.all(jnp.isfinite(returns)), delta, jnp.nan)
     return LedoitWolf((delta * target + (1.0 - delta) * s).astype(out_dtype), delta.astype(out_dtype))
 
 
@@ -138,6 +142,7 @@ def pca_factor_covariance(returns: jax.Array, *, num_factors: int, ddof: int = 1
         1986 (statistical factors); Fan, Liao and Mincheva, POET, 2013.
     """
     _checks.rank(returns=returns, expected="[T, N]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     _checks.positive_int(num_factors=num_factors)
     n = returns.shape[1]
     if num_factors > n:
@@ -165,7 +170,8 @@ def factor_model_covariance(returns: jax.Array, factors: jax.Array, *, ddof: int
 
     Returns:
         [N, N] float. Collinear factors are handled by a least-squares pseudo-inverse
-        (the fitted values are unique even when B is not).
+        (the fitted values are unique even when B is not). A NaN or infinite return or
+        factor gives NaN throughout.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -179,6 +185,8 @@ def factor_model_covariance(returns: jax.Array, factors: jax.Array, *, ddof: int
         Sharpe, A Simplified Model for Portfolio Analysis, 1963; Fama and French, 1993.
     """
     _checks.dims(returns=(returns, "[T, N]", "float"), factors=(factors, "[T, K]", "float"))
+    dt = compute_dtype(returns, factors)  # the dtype policy
+    returns, factors = returns.astype(dt), factors.astype(dt)
     _checks.one_of("ddof", ddof, (0, 1))
     t = returns.shape[0]
     x, f = _centre(returns), _centre(factors)
@@ -186,4 +194,6 @@ def factor_model_covariance(returns: jax.Array, factors: jax.Array, *, ddof: int
     resid = x - f @ beta
     div = max(t - ddof, 1)
     cov_f = f.T @ f / div
-    return beta.T @ cov_f @ beta + jnp.diag(jnp.sum(resid**2, axis=0) / div)
+    out = beta.T @ cov_f @ beta + jnp.diag(jnp.sum(resid**2, axis=0) / div)
+    # a NaN or infinite return or factor: the pseudo-inverse would give a finite, wrong fit
+    return jnp.where(jnp.all(jnp.isfinite(returns)) & jnp.all(jnp.isfinite(factors)), out, jnp.nan)

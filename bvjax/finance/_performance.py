@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def portfolio_returns(weights: jax.Array, asset_returns: jax.Array) -> jax.Array:
@@ -29,6 +30,8 @@ def portfolio_returns(weights: jax.Array, asset_returns: jax.Array) -> jax.Array
         Markowitz, Portfolio Selection, 1952.
     """
     _checks.dims(weights=(weights, ("[N]", "[T, N]"), "float"), asset_returns=(asset_returns, "[T, N]", "float"))
+    dt = compute_dtype(weights, asset_returns)  # the dtype policy
+    weights, asset_returns = weights.astype(dt), asset_returns.astype(dt)
     return jnp.sum(jnp.broadcast_to(weights, asset_returns.shape) * asset_returns, axis=-1)
 
 
@@ -54,6 +57,7 @@ def cumulative_wealth(returns: jax.Array, *, initial: float = 1.0) -> jax.Array:
         Cover, Universal Portfolios, 1991 (wealth as the product of price relatives).
     """
     _checks.rank(returns=returns, expected="[..., T]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     return initial * jnp.cumprod(jnp.maximum(1.0 + returns, 0.0), axis=-1)
 
 
@@ -62,7 +66,9 @@ def _ratio(active: jax.Array, periods_per_year: float, ddof: int) -> jax.Array:
     mean = jnp.mean(active, axis=-1)
     sd = jnp.std(active, axis=-1, ddof=ddof if t > ddof else 0)
     ok = sd > 0
-    return jnp.where(ok, jnp.sqrt(periods_per_year) * mean / jnp.where(ok, sd, 1.0), 0.0)
+    ratio = jnp.where(ok, jnp.sqrt(periods_per_year) * mean / jnp.where(ok, sd, 1.0), 0.0)
+    # zero dispersion reads 0; an undefined one (a NaN or inf return: sd is NaN) stays NaN
+    return jnp.where(jnp.isnan(sd) | jnp.isnan(mean), jnp.nan, ratio)
 
 
 def sharpe_ratio(returns: jax.Array, *, risk_free: float = 0.0, periods_per_year: float = 252.0,
@@ -77,7 +83,8 @@ def sharpe_ratio(returns: jax.Array, *, risk_free: float = 0.0, periods_per_year
 
     Returns:
         [...] float. Zero dispersion (constant returns, or a single period with
-        ``ddof=1``) gives 0: the ratio is undefined and reported as 0, never inf or NaN.
+        ``ddof=1``) gives 0: the ratio is undefined and reported as 0, never inf or NaN. A
+        NaN or infinite return gives NaN for its series.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -90,6 +97,7 @@ def sharpe_ratio(returns: jax.Array, *, risk_free: float = 0.0, periods_per_year
         Sharpe, The Sharpe Ratio, J. Portfolio Management 1994.
     """
     _checks.rank(returns=returns, expected="[..., T]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     _checks.one_of("ddof", ddof, (0, 1))
     _checks.in_range("periods_per_year", periods_per_year, low=0.0, low_inclusive=False)
     return _ratio(returns - risk_free, periods_per_year, ddof)
@@ -109,7 +117,8 @@ def information_ratio(returns: jax.Array, benchmark: jax.Array, *, periods_per_y
         ddof: 1 or 0.
 
     Returns:
-        [...] float; zero tracking error gives 0.
+        [...] float; zero tracking error gives 0; a NaN or infinite return (or benchmark
+        return) gives NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -123,7 +132,10 @@ def information_ratio(returns: jax.Array, benchmark: jax.Array, *, periods_per_y
         Grinold and Kahn, Active Portfolio Management, 2000.
     """
     _checks.rank(returns=returns, expected="[..., T]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     _checks.broadcastable(returns=returns, benchmark=benchmark)
+    dt = compute_dtype(returns, benchmark)
+    returns, benchmark = returns.astype(dt), jnp.asarray(benchmark).astype(dt)
     if jnp.broadcast_shapes(returns.shape, jnp.shape(benchmark)) != returns.shape:
         raise ValueError(f"benchmark: expected a shape that broadcasts to returns' {returns.shape}, "
                          f"got shape {jnp.shape(benchmark)}")
@@ -151,6 +163,7 @@ def max_drawdown(returns: jax.Array) -> jax.Array:
         Magdon-Ismail and Atiya, Maximum Drawdown, Risk 2004.
     """
     _checks.rank(returns=returns, expected="[..., T]", kind="float")
+    returns = returns.astype(compute_dtype(returns))  # the dtype policy
     wealth = cumulative_wealth(returns)
     peak = jnp.maximum(jax.lax.cummax(wealth, axis=wealth.ndim - 1), 1.0)
     return jnp.max(1.0 - wealth / peak, axis=-1, initial=0.0)  # T = 0: no drawdown, 0

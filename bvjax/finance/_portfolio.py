@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _budget(x: jax.Array, fallback: jax.Array) -> jax.Array:
@@ -46,6 +47,7 @@ def min_variance_weights(cov: jax.Array) -> jax.Array:
         Efficient Portfolio Frontier, 1972.
     """
     _checks.dims(cov=(cov, "[N, N]", "float"))
+    cov = cov.astype(compute_dtype(cov))  # the dtype policy
     n = cov.shape[0]
     x = jnp.linalg.pinv(cov, hermitian=True) @ jnp.ones(n, cov.dtype)
     return _budget(x, jnp.full(n, 1.0 / n, cov.dtype))
@@ -79,6 +81,8 @@ def mean_variance_weights(mean: jax.Array, cov: jax.Array, *, risk_aversion: flo
         budget constraint).
     """
     _checks.dims(mean=(mean, "[N]", "float"), cov=(cov, "[N, N]", "float"))
+    dt = compute_dtype(mean, cov)  # the dtype policy
+    mean, cov = mean.astype(dt), cov.astype(dt)
     _checks.in_range("risk_aversion", risk_aversion, low=0.0, low_inclusive=False)
     n = cov.shape[0]
     inv = jnp.linalg.pinv(cov, hermitian=True)
@@ -115,6 +119,8 @@ def tangency_weights(mean: jax.Array, cov: jax.Array, *, risk_free: float = 0.0)
         Tobin, Liquidity Preference as Behavior Towards Risk, 1958; Sharpe, 1964.
     """
     _checks.dims(mean=(mean, "[N]", "float"), cov=(cov, "[N, N]", "float"))
+    dt = compute_dtype(mean, cov)  # the dtype policy
+    mean, cov = mean.astype(dt), cov.astype(dt)
     n = cov.shape[0]
     inv = jnp.linalg.pinv(cov, hermitian=True)
     w_mv = _budget(inv @ jnp.ones(n, cov.dtype), jnp.full(n, 1.0 / n, cov.dtype))

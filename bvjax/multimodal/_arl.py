@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 COEFFICIENT_MODES = ("paper", "released_code")
 
@@ -60,6 +61,11 @@ def shared_head_logits(h_a: jax.Array, h_v: jax.Array, kernel: jax.Array, bias: 
     """
     s = _checks.dims(kind="float", h_a=(h_a, "[B, Da]"), h_v=(h_v, "[B, Dv]"), bias=(bias, "[C]"))
     _checks.dims(kind="float", kernel=(kernel, f"[{s['Da'] + s['Dv']}, {s['C']}]"))
+    dt = compute_dtype(h_a, h_v, kernel, bias)  # the dtype policy: half precision computed in float32
+    h_a = h_a.astype(dt)
+    h_v = h_v.astype(dt)
+    kernel = kernel.astype(dt)
+    bias = bias.astype(dt)
     w_a, w_v = kernel[: s["Da"]], kernel[s["Da"]:]
     z_a = h_a @ w_a + bias
     z_v = h_v @ w_v + bias
@@ -90,6 +96,8 @@ def prediction_entropy(logits: jax.Array) -> jax.Array:
         estimate is the official code's (``main_arl_variance.py``).
     """
     _checks.dims(logits=(logits, "[B, C]", "float"))
+    dt = compute_dtype(logits)  # the dtype policy: half precision computed in float32
+    logits = logits.astype(dt)
     logp = jax.nn.log_softmax(logits, axis=-1)
     return jnp.maximum(-jnp.sum(jnp.exp(logp) * logp, axis=-1), 0.0)
 
@@ -253,6 +261,10 @@ def arl_loss(logits: jax.Array, logits_a: jax.Array, logits_v: jax.Array, labels
     _checks.dims(logits=(logits, "[B, C]"), labels=(labels, "[B]", "int"))
     _checks.in_range("gamma", gamma, low=0.0)
 
+    dt = compute_dtype(logits, logits_a, logits_v)  # the dtype policy: half precision computed in float32
+    logits = logits.astype(dt)
+    logits_a = logits_a.astype(dt)
+    logits_v = logits_v.astype(dt)
     def ce(z):
         return jax.nn.logsumexp(z, axis=-1) - jnp.take_along_axis(z, labels[:, None], axis=-1)[:, 0]
 

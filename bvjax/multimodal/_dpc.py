@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def mix_prompts(backbone: jax.Array, parallel: jax.Array, *, omega: float | jax.Array) -> jax.Array:
@@ -47,6 +48,9 @@ def mix_prompts(backbone: jax.Array, parallel: jax.Array, *, omega: float | jax.
     _checks.same_shape(backbone=backbone, parallel=parallel)
     _checks.float_dtype(parallel=parallel)
     _checks.in_range("omega", omega, low=0.0, high=1.0)
+    dt = compute_dtype(backbone, parallel)  # the dtype policy: half precision computed in float32
+    backbone = backbone.astype(dt)
+    parallel = parallel.astype(dt)
     omega = jnp.asarray(omega, backbone.dtype)
     return omega * parallel + (1.0 - omega) * backbone
 
@@ -182,6 +186,9 @@ def dual_prompt_contrastive_loss(image_features: jax.Array, text_features: jax.A
     _checks.dims(kind="float", image_features=(image_features, "[B, D]"), text_features=(text_features, "[B, D]"))
     if mask is not None:
         _checks.dims(image_features=(image_features, "[B, D]"), mask=(mask, "[B]", "bool"))
+    dt = compute_dtype(image_features, text_features)  # the dtype policy: half precision computed in float32
+    image_features = image_features.astype(dt)
+    text_features = text_features.astype(dt)
     n = image_features.shape[0]
     valid = jnp.ones(n, bool) if mask is None else mask
     sims = jnp.asarray(logit_scale, image_features.dtype) * _normalize(image_features) @ _normalize(text_features).T

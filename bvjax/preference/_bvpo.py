@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.preference._dpo import dpo_loss
 
 PyTree = Any
@@ -102,6 +103,7 @@ def bvpo_empty_trace_loss(policy_chosen_logps: jax.Array, policy_rejected_logps:
 
 
 def _masked_mean(losses, mask):
+    losses = losses.astype(compute_dtype(losses))
     if mask is None:
         return jnp.mean(losses)
     total = jnp.sum(jnp.where(mask, losses, 0.0))
@@ -153,11 +155,13 @@ def bvpo_loss(trace_losses: jax.Array, empty_losses: jax.Array, *, alpha: float 
 
 
 def _alpha_from(numerator, denominator, alpha_if_degenerate):
-    """clip(num / den, 0, 1), and `alpha_if_degenerate` where den <= 0 (never NaN)."""
+    """clip(num / den, 0, 1), and `alpha_if_degenerate` where den <= 0; NaN where either is NaN
+    (a non-finite gradient or moment upstream is not a degenerate pair of estimators)."""
     dtype = jnp.result_type(numerator, denominator, jnp.float32)
     ok = denominator > 0
     ratio = numerator / jnp.where(ok, denominator, 1.0)
-    return jnp.where(ok, jnp.clip(ratio, 0.0, 1.0), alpha_if_degenerate).astype(dtype)
+    alpha = jnp.where(ok, jnp.clip(ratio, 0.0, 1.0), alpha_if_degenerate)
+    return jnp.where(jnp.isnan(numerator) | jnp.isnan(denominator), jnp.nan, alpha).astype(dtype)
 
 
 def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Array, *,
@@ -176,7 +180,8 @@ def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Ar
 
     So :math:`\mathrm{MSE}(\alpha^*) \le \min(\mathrm{MSE}(0), \mathrm{MSE}(1))`. The denominator is
     :math:`E\|g_t - g_e\|^2 \ge 0`; where it is 0 (the two estimators coincide, and every
-    :math:`\alpha` has the same MSE) the result is ``alpha_if_degenerate``, not NaN.
+    :math:`\alpha` has the same MSE) the result is ``alpha_if_degenerate``, not NaN. A NaN
+    input (a non-finite gradient upstream) gives NaN in its own entry, never the fallback.
 
     Args:
         trace_mse: [...] float, :math:`A`.
@@ -215,6 +220,8 @@ def bvpo_optimal_alpha(trace_mse: jax.Array, empty_mse: jax.Array, cross: jax.Ar
         raise ValueError(f"cross: expected shapes that broadcast with trace_mse {jnp.shape(trace_mse)} "
                          f"and empty_mse {jnp.shape(empty_mse)}, got shape {jnp.shape(cross)}") from None
     _checks.in_range("alpha_if_degenerate", alpha_if_degenerate, low=0.0, high=1.0)
+    dt = compute_dtype(trace_mse, empty_mse, cross)
+    trace_mse, empty_mse, cross = (jnp.asarray(x).astype(dt) for x in (trace_mse, empty_mse, cross))
     return _alpha_from(empty_mse - cross, trace_mse + empty_mse - 2.0 * cross, alpha_if_degenerate)
 
 
@@ -249,7 +256,8 @@ def _rows(tree: PyTree, name: str) -> tuple[jax.Array, int]:
         elif leaf.shape[0] != n:
             raise ValueError(f"{where}: expected a leading dim n={n} as in the first leaf, "
                              f"got shape {leaf.shape} {leaf.dtype}")
-    return jnp.concatenate([leaf.reshape(n, -1) for leaf in leaves], axis=1), n
+    dt = compute_dtype(*leaves)  # the dtype policy: half precision gradients are reduced in float32
+    return jnp.concatenate([leaf.reshape(n, -1).astype(dt) for leaf in leaves], axis=1), n
 
 
 def _project(rows: list[jax.Array], key, projection, dim):

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _margin(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
@@ -15,8 +16,10 @@ def _margin(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
                  policy_rejected_logps=(policy_rejected_logps, "[B]"),
                  reference_chosen_logps=(reference_chosen_logps, "[B]"),
                  reference_rejected_logps=(reference_rejected_logps, "[B]"))
-    return ((policy_chosen_logps - reference_chosen_logps)
-            - (policy_rejected_logps - reference_rejected_logps))
+    # The dtype policy: float64 in, float64 computed; half precision computed in float32.
+    dt = compute_dtype(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps, reference_rejected_logps)
+    return ((policy_chosen_logps.astype(dt) - reference_chosen_logps.astype(dt))
+            - (policy_rejected_logps.astype(dt) - reference_rejected_logps.astype(dt)))
 
 
 def dpo_loss(policy_chosen_logps: jax.Array, policy_rejected_logps: jax.Array,

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 from bvjax.preference._dpo import _margin
 
 F_DIVERGENCES = ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence")
@@ -13,7 +14,7 @@ _EXP_MAX = 80.0  # exponent cap of the forward-KL and alpha scores (TRL caps alp
 
 
 def _dtype(*xs):
-    return jnp.promote_types(jnp.result_type(*xs), jnp.float32)
+    return compute_dtype(*xs)
 
 
 def hinge_dpo_loss(policy_chosen_logps: jax.Array, policy_rejected_logps: jax.Array,

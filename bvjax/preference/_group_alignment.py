@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 PAIR_REDUCTIONS = ("mean", "sum")
 
@@ -68,6 +69,8 @@ def group_alignment_loss(logps: jax.Array, reference_logps: jax.Array, rewards: 
     _checks.in_range("min_gap", min_gap, low=0.0)
     _checks.one_of("pair_reduction", pair_reduction, PAIR_REDUCTIONS)
     valid = jnp.ones(logps.shape, bool) if mask is None else mask
+    dt = compute_dtype(logps, reference_logps, rewards)  # the dtype policy
+    logps, reference_logps, rewards = logps.astype(dt), reference_logps.astype(dt), rewards.astype(dt)
     rho = jnp.where(valid, logps - reference_logps, 0.0)  # padding may hold -inf
     pair = (rewards[:, :, None] - rewards[:, None, :] > min_gap)
     pair = pair & valid[:, :, None] & valid[:, None, :]

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _valid(labels: jax.Array, num_classes: int, mask: jax.Array | None) -> jax.Array:
@@ -52,6 +53,7 @@ def token_logps(logits: jax.Array, labels: jax.Array, *, mask: jax.Array | None 
     _checks.same_shape(labels=labels, mask=mask)
     valid = _valid(labels, logits.shape[-1], mask)
     safe_labels = jnp.where(valid, labels, 0)
+    logits = logits.astype(compute_dtype(logits))  # the dtype policy: half precision computed in float32
     # Masked rows are replaced (selected, not multiplied) before the softmax, so their
     # logits (-inf or NaN padding) reach neither the value nor the gradient.
     logp = jax.nn.log_softmax(jnp.where(valid[..., None], logits, jnp.zeros((), logits.dtype)), axis=-1)

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 # Mean log-probs are clamped to <= this before log(1 - e^a): at a = 0 (probability 1) the
 # odds are infinite. -1e-6 keeps log-odds <= ~13.8 and its derivative <= ~1e6 in float32.
@@ -60,6 +61,8 @@ def orpo_loss(chosen_logps: jax.Array, rejected_logps: jax.Array, chosen_nll: ja
     _checks.dims(kind="float", chosen_logps=(chosen_logps, "[B]"),
                  rejected_logps=(rejected_logps, "[B]"), chosen_nll=(chosen_nll, "[B]"))
     _checks.in_range("lam", lam, low=0.0)
+    dt = compute_dtype(chosen_logps, rejected_logps, chosen_nll)  # the dtype policy
+    chosen_logps, rejected_logps, chosen_nll = (x.astype(dt) for x in (chosen_logps, rejected_logps, chosen_nll))
     a_w = jnp.minimum(chosen_logps, _MAX_MEAN_LOGP)
     a_l = jnp.minimum(rejected_logps, _MAX_MEAN_LOGP)
     log_odds_ratio = (a_w - _log1mexp(a_w)) - (a_l - _log1mexp(a_l))

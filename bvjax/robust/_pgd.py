@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 
 def _l1_ball_flat(v: jax.Array, radius: jax.Array) -> jax.Array:
@@ -91,7 +92,8 @@ def project_l1_ball(v: jax.Array, *, radius: float | jax.Array = 1.0, lower: jax
         upper: optional [..., D] float >= 0, the box's upper bound (``None``: no bound).
 
     Returns:
-        [..., D] float, the projection.
+        [..., D] float, the projection. A row with a NaN or infinite entry is NaN (its
+        threshold is undefined); other rows are unaffected.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -114,18 +116,23 @@ def project_l1_ball(v: jax.Array, *, radius: float | jax.Array = 1.0, lower: jax
     for name, bound in (("lower", lower), ("upper", upper)):
         if bound is not None and tuple(jnp.shape(bound)) != tuple(shape):
             raise ValueError(f"{name}: expected the shape of v {tuple(shape)}, got shape {tuple(jnp.shape(bound))}")
+    v = v.astype(compute_dtype(v))  # the dtype policy: half precision computed in float32
     radius = jnp.asarray(radius, v.dtype)
     if radius.ndim:
         if tuple(radius.shape) != tuple(shape[:-1]):
             raise ValueError(f"radius: expected a scalar or shape {tuple(shape[:-1])}, got shape {tuple(radius.shape)}")
         radius = radius[..., None]
     radius = jnp.maximum(radius, 0.0)
+    # A non-finite entry leaves its row's threshold undefined: that row is NaN, never a
+    # projection that silently dropped the entry; other rows are unaffected.
+    bad = ~jnp.all(jnp.isfinite(v), axis=-1, keepdims=True)
+    safe = jnp.where(bad, jnp.zeros((), v.dtype), v)
     if lower is None and upper is None:
-        return _l1_ball_flat(v, radius)
+        return jnp.where(bad, jnp.nan, _l1_ball_flat(safe, radius))
     lo = jnp.full(shape, -jnp.inf, v.dtype) if lower is None else jnp.minimum(jnp.asarray(lower, v.dtype), 0.0)
     hi = jnp.full(shape, jnp.inf, v.dtype) if upper is None else jnp.maximum(jnp.asarray(upper, v.dtype), 0.0)
-    cap = jnp.where(v >= 0, hi, -lo)
-    return _l1_box_flat(v, radius, cap)
+    cap = jnp.where(safe >= 0, hi, -lo)
+    return jnp.where(bad, jnp.nan, _l1_box_flat(safe, radius, cap))
 
 
 def _flat(x):

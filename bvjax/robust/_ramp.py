@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 PAIRING_KINDS = ("kl", "mse", "cosine")
 
@@ -66,6 +67,9 @@ def logit_pairing_loss(logits_src: jax.Array, logits_tgt: jax.Array, labels: jax
     _check_logits(logits_src=logits_src, logits_tgt=logits_tgt)
     _check_labels(labels, logits_src)
     _checks.one_of("kind", kind, PAIRING_KINDS)
+    dt = compute_dtype(logits_src, logits_tgt)  # the dtype policy: half precision computed in float32
+    logits_src = logits_src.astype(dt)
+    logits_tgt = logits_tgt.astype(dt)
     in_c = jnp.argmax(logits_src, axis=-1) == labels
     if kind == "kl":
         lp = jax.nn.log_softmax(logits_src, axis=-1)
@@ -157,6 +161,11 @@ def select_max_adv(x_a: jax.Array, x_b: jax.Array, loss_a: jax.Array, loss_b: ja
     if jnp.ndim(x_a) < 1:
         raise ValueError(f"x_a: expected [B, ...], got shape {tuple(jnp.shape(x_a))}")
     _checks.dims(loss_a=(loss_a, f"[{x_a.shape[0]}]", "float"), loss_b=(loss_b, f"[{x_a.shape[0]}]", "float"))
+    dt = compute_dtype(x_a, x_b, loss_a, loss_b)  # the dtype policy: half precision computed in float32
+    x_a = x_a.astype(dt)
+    x_b = x_b.astype(dt)
+    loss_a = loss_a.astype(dt)
+    loss_b = loss_b.astype(dt)
     take_a = (loss_a >= loss_b).reshape((-1,) + (1,) * (x_a.ndim - 1))
     return jnp.where(take_a, x_a, x_b)
 

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 _NORM_EPS = 1e-12
 
@@ -239,6 +240,11 @@ def relevance_weight(image_embeddings: jax.Array, text_embeddings: jax.Array, im
                  text_embeddings=(text_embeddings, "[N, E]"), image_center=(image_center, "[D]"),
                  text_center=(text_center, "[E]"))
     _checks.in_range("beta", beta, low=0.0, high=1.0)
+    dt = compute_dtype(image_embeddings, text_embeddings, image_center, text_center)  # the dtype policy: half precision computed in float32
+    image_embeddings = image_embeddings.astype(dt)
+    text_embeddings = text_embeddings.astype(dt)
+    image_center = image_center.astype(dt)
+    text_center = text_center.astype(dt)
     return jax.nn.sigmoid((1.0 - beta) * _cos(image_embeddings, image_center)
                           + beta * _cos(text_embeddings, text_center))
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bvjax import _checks
+from bvjax._numerics import compute_dtype
 
 KERNELS = ("rbf", "matern12", "matern32", "matern52")
 MEANS = ("zero", "ordinary")
@@ -142,6 +143,9 @@ def gp_kernel(x1: jax.Array, x2: jax.Array, *, kernel: str = "rbf", lengthscale:
     """
     shape = _checks.dims(x1=(x1, "[N, D]", "float"), x2=(x2, "[M, D]", "float"))
     _check_hypers(kernel, lengthscale, signal_variance, 0.0, shape["D"])
+    dt = compute_dtype(x1, x2)  # the dtype policy: half precision computed in float32
+    x1 = x1.astype(dt)
+    x2 = x2.astype(dt)
     return _kernel(x1, x2, kernel, jnp.asarray(lengthscale, x1.dtype), signal_variance)
 
 
@@ -201,7 +205,9 @@ def gp_posterior(x_train: jax.Array, y_train: jax.Array, x_query: jax.Array, *, 
 
     Returns:
         `GPPosterior` (mean [M], variance [M] of the latent function, clipped at 0;
-        covariance [M, M] or None).
+        covariance [M, M] or None), in the promoted dtype of the inputs; float16/bfloat16
+        inputs are computed in float32 (there is no half-precision Cholesky) and returned
+        in x_query's dtype.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -296,6 +302,8 @@ def gp_log_marginal_likelihood(x_train: jax.Array, y_train: jax.Array, *, kernel
     shape = _checks.dims(x_train=(x_train, "[N, D]", "float"), y_train=(y_train, "[N]", "float"),
                          train_mask=(train_mask, "[N]", "bool"))
     _check_hypers(kernel, lengthscale, signal_variance, noise, shape["D"])
+    dt = compute_dtype(x_train, y_train)  # the dtype policy: half precision computed in float32
+    x_train, y_train = x_train.astype(dt), y_train.astype(dt)
     return _lml(x_train, y_train, train_mask, lengthscale, signal_variance, noise, kernel=kernel)
 
 
@@ -331,6 +339,8 @@ def max_variance_utility(variance: jax.Array, *, available: jax.Array | None = N
         active learning, 2021 (arXiv 2010.06896) ("directed exploration via maximum variance").
     """
     _checks.dims(variance=(variance, "[M]", "float"), available=(available, "[M]", "bool"))
+    dt = compute_dtype(variance)  # the dtype policy: half precision computed in float32
+    variance = variance.astype(dt)
     return _restrict(variance, available)
 
 
@@ -355,7 +365,7 @@ def expected_improvement(mean: jax.Array, std: jax.Array, best: float | jax.Arra
 
     Returns:
         [M] float >= 0. Where ``std == 0`` it is the limit :math:`\max(\mu - f^* - \xi, 0)`
-        (no NaN).
+        (no NaN); a NaN ``std`` gives NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -371,12 +381,15 @@ def expected_improvement(mean: jax.Array, std: jax.Array, best: float | jax.Arra
     _checks.dims(mean=(mean, "[M]", "float"), std=(std, "[M]", "float"), best=(best, "[]"),
                  available=(available, "[M]", "bool"))
     _checks.in_range("xi", xi, low=0.0)
+    dt = compute_dtype(mean, std, best)  # the dtype policy: half precision computed in float32
+    mean, std, best = mean.astype(dt), std.astype(dt), jnp.asarray(best).astype(dt)
     gain = mean - best - xi
     positive = std > 0
     s = jnp.where(positive, std, 1.0)
     z = gain / s
     ei = gain * jax.scipy.stats.norm.cdf(z) + s * jax.scipy.stats.norm.pdf(z)
     ei = jnp.where(positive, jnp.maximum(ei, 0.0), jnp.maximum(gain, 0.0))
+    ei = jnp.where(jnp.isnan(std), jnp.nan, ei)  # a NaN std is not a zero one (no limit to take)
     return _restrict(ei, available)
 
 
@@ -406,6 +419,9 @@ def upper_confidence_bound(mean: jax.Array, std: jax.Array, *, kappa: float = 2.
     """
     _checks.dims(mean=(mean, "[M]", "float"), std=(std, "[M]", "float"), available=(available, "[M]", "bool"))
     _checks.in_range("kappa", kappa, low=0.0)
+    dt = compute_dtype(mean, std)  # the dtype policy: half precision computed in float32
+    mean = mean.astype(dt)
+    std = std.astype(dt)
     return _restrict(mean + kappa * std, available)
 
 
@@ -523,6 +539,8 @@ def hartmann3(x: jax.Array) -> jax.Array:
         active learning, 2021 (arXiv 2010.06896) (the surface with and without noise).
     """
     _checks.dims(x=(x, "[..., 3]", "float"))
+    dt = compute_dtype(x)  # the dtype policy: half precision computed in float32
+    x = x.astype(dt)
     alpha = jnp.array([1.0, 1.2, 3.0, 3.2], x.dtype)
     a = jnp.array([[3.0, 10.0, 30.0], [0.1, 10.0, 35.0], [3.0, 10.0, 30.0], [0.1, 10.0, 35.0]], x.dtype)
     p = 1e-4 * jnp.array([[3689.0, 1170.0, 2673.0], [4699.0, 4387.0, 7470.0],
@@ -557,6 +575,8 @@ def forrester_curve(x: jax.Array) -> jax.Array:
         measured materials curves).
     """
     _checks.dims(x=(x, "[..., 1]", "float"))
+    dt = compute_dtype(x)  # the dtype policy: half precision computed in float32
+    x = x.astype(dt)
     x = x[..., 0]
     return (6.0 * x - 2.0) ** 2 * jnp.sin(12.0 * x - 4.0)
 

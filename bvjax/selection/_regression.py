@@ -74,6 +74,7 @@ def variance_inflation_factor(x: jax.Array, *, center: bool = True) -> jax.Array
     Returns:
         [P] float >= 1. A column that is an exact linear combination of the others (or
         constant, with ``center=True``) gets ``inf``; with one column the VIF is 1.
+        float16/bfloat16 designs are computed in float32 and returned in their dtype.
 
     Examples:
         >>> import jax.numpy as jnp

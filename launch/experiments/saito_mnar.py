@@ -60,28 +60,31 @@ def _clip_of(name: str) -> float | None:
     raise KeyError(f"config.estimators: unknown {name!r}; valid: 'ideal', 'naive', 'ips', 'clip_<M>'")
 
 
-@functools.lru_cache(maxsize=4)
-def _data_cached(seed, num_users, num_items, rank, popularity_skew, base_rate, power, rare_quantile):
-    with jax.ensure_compile_time_eval():  # concrete even when first called inside a jitted step
-        return _make_data(seed, num_users, num_items, rank, popularity_skew, base_rate, power, rare_quantile)
-
-
 def _make_data(seed, num_users, num_items, rank, popularity_skew, base_rate, power, rare_quantile):
+    """The data set, computed by traced ops from ``seed``: inside the jitted ``init`` it is made by the
+    program (whose size does not depend on the data set's), never embedded in it as constants."""
     k_factors, k_train, k_valid = jax.random.split(jax.random.key(seed), 3)
     rating, logits = synthetic_mnar_factors(k_factors, num_users=num_users, num_items=num_items, rank=rank,
                                             popularity_skew=popularity_skew, base_rate=base_rate)
     train = sample_mnar_feedback(k_train, rating, logits, power=power)
     valid = sample_mnar_feedback(k_valid, rating, logits, power=power)
-    counts = np.asarray(train.clicks.sum(0))
-    rare = counts <= np.quantile(counts, rare_quantile)
-    data = {"gamma": train.relevance_prob, "theta": train.propensity, "clicks": train.clicks,
-            "relevance": train.relevance, "valid_clicks": valid.clicks, "rare": jnp.asarray(rare)}
-    return jax.device_get(data)
+    counts = jnp.sum(train.clicks, axis=0, dtype=jnp.float32)
+    rare = counts <= jnp.quantile(counts, rare_quantile)
+    return {"gamma": train.relevance_prob, "theta": train.propensity, "clicks": train.clicks,
+            "relevance": train.relevance, "valid_clicks": valid.clicks, "rare": rare}
+
+
+def _data_args(config):
+    return (config.seed, config.num_users, config.num_items, config.rank, config.popularity_skew,
+            config.base_rate, config.power, config.rare_quantile)
+
+
+_data_jit = jax.jit(_make_data, static_argnums=tuple(range(8)))
 
 
 def _data(config):
-    return jax.tree.map(jnp.asarray, _data_cached(config.seed, config.num_users, config.num_items, config.rank, config.popularity_skew,
-                        config.base_rate, config.power, config.rare_quantile))
+    """The same data set outside a trace (the report's summary figures)."""
+    return _data_jit(*_data_args(config))
 
 
 def _init_mf(config, key):
@@ -112,9 +115,10 @@ def _optimizer(config):
 def init(config, key):
     params = {name: _init_mf(config, key) for name in config.estimators}  # same start for every estimator
     # The data rides in the state so that jitted steps see it as an argument, not as constants that
-    # XLA would try to fold (sorting 10^5 constant scores at compile time is very slow).
+    # XLA would try to fold (sorting 10^5 constant scores at compile time is very slow); `init` itself
+    # (jitted by the launcher) computes it from the seed rather than embedding it.
     return {"params": params, "opt_state": _optimizer(config).init(params), "step": jnp.zeros((), jnp.int32),
-            "data": _data(config)}
+            "data": _make_data(*_data_args(config))}
 
 
 def make_batch(config, key):
