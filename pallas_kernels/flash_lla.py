@@ -1,17 +1,9 @@
 r"""FlashLLA: Local Linear Attention forward and backward as Pallas kernels.
 
 Layout: heads folded into batch, ``q, k [BH, N, D]``, ``v [BH, N, E]``, per-position
-ridge ``[BH, N]`` (docs/notes/lla.md, "Closed form"; Zuo et al 2025, arXiv 2510.01450). For each
-query row ``i`` with weights :math:`w_{ij} = e^{s q_i\cdot k_j - m_i}` (``j <= i`` when
-causal, ``m_i`` the row max),
-
-.. math::
-    \omega_i = \textstyle\sum_j w_{ij},\quad \tilde\mu_i = \sum_j w_{ij} k_j,\quad
-    \mu_i = \tilde\mu_i - \omega_i q_i,\quad
-    A_i = \sum_j w_{ij}(k_j-q_i)(k_j-q_i)^\top + \lambda_i\omega_i I,
-
-    \rho_i = A_i^{-1}\mu_i,\quad \delta_i = \omega_i - \mu_i\cdot\rho_i,\quad
-    o_i = \sum_j w_{ij}\,(1 - \rho_i\cdot(k_j - q_i))\,v_j / \delta_i .
+ridge ``[BH, N]`` (docs/notes/lla.md, "Closed form"; Zuo et al 2025, arXiv 2510.01450). The quantities
+(:math:`\omega_i, \tilde\mu_i, \mu_i, A_i, \rho_i, \delta_i, o_i`) are defined in
+`bvjax._lla_math`, whose functions the kernel bodies call.
 
 The algebra the kernel bodies apply to their loaded blocks (conjugate gradient, the
 centred-product identity for :math:`A p`, the backward coefficients, the ridge

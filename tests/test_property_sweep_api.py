@@ -548,7 +548,9 @@ def _disc(r):
     return np.where(r == 1, 1.0, np.log2(np.maximum(r, 2)))
 
 
-def _dcg_ref(rel, scores, mask, k=3):
+def _per_user(metric, rel, scores, mask, k):
+    """``metric(r_top, total)`` per user over the ranked top k; NaN for a user _ranked marks None,
+    0 for a user with no relevant valid item."""
     out = []
     for u, row in enumerate(_ranked(rel, scores, mask, k)):
         if row is None:
@@ -556,35 +558,21 @@ def _dcg_ref(rel, scores, mask, k=3):
             continue
         top, valid = row
         total = rel[u, valid].sum()
-        dcg = np.sum(rel[u, top] / _disc(np.arange(1, len(top) + 1)))
-        out.append(dcg / total if total > 0 else 0.0)
+        out.append(metric(rel[u, top], total) if total > 0 else 0.0)
     return np.array(out)
+
+
+def _dcg_ref(rel, scores, mask, k=3):
+    return _per_user(lambda r, total: np.sum(r / _disc(np.arange(1, len(r) + 1))) / total, rel, scores, mask, k)
 
 
 def _recall_ref(rel, scores, mask, k=3):
-    out = []
-    for u, row in enumerate(_ranked(rel, scores, mask, k)):
-        if row is None:
-            out.append(np.nan)
-            continue
-        top, valid = row
-        total = rel[u, valid].sum()
-        out.append(rel[u, top].sum() / total if total > 0 else 0.0)
-    return np.array(out)
+    return _per_user(lambda r, total: r.sum() / total, rel, scores, mask, k)
 
 
 def _map_ref(rel, scores, mask, k=3):
-    out = []
-    for u, row in enumerate(_ranked(rel, scores, mask, k)):
-        if row is None:
-            out.append(np.nan)
-            continue
-        top, valid = row
-        total = rel[u, valid].sum()
-        r = rel[u, top]
-        prec = np.cumsum(r) / np.arange(1, len(r) + 1)
-        out.append(np.sum(r * prec) / total if total > 0 else 0.0)
-    return np.array(out)
+    return _per_user(lambda r, total: np.sum(r * np.cumsum(r) / np.arange(1, len(r) + 1)) / total,
+                     rel, scores, mask, k)
 
 
 def _snips_ref(rel, scores, prop, mask, k=3, clip=0.05):
