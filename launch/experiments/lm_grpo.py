@@ -436,7 +436,7 @@ def _lane_step(config, method_id, lane, a, b, key, ref_params, prior):
         updates, opt_state = opt.update(grads, opt_state, params)
         vloss, cgrads = jax.value_and_grad(critic_loss)(critic)
         cupdates, new_critic_state = critic_opt.update(cgrads, critic_state, critic)
-        keep = lambda new, old: jnp.where(is_ppo, new, old)  # only PPO trains its critic  # noqa: E731
+        keep = lambda new, old: jnp.where(is_ppo, new, old)  # only PPO trains its critic
         critic = jax.tree.map(keep, optax.apply_updates(critic, cupdates), critic)
         critic_state = jax.tree.map(keep, new_critic_state, critic_state)
         return (optax.apply_updates(params, updates), opt_state, critic, critic_state), (loss, vloss)
@@ -524,7 +524,7 @@ def _start_rl(config, state, key):
     lanes = state["lanes"]
     critic = jax.tree.map(lambda x: x[0], lanes["critic"])
     critic = {"params": dict(critic["params"], lm=sft["params"])}
-    spread = lambda tree, like: jax.tree.map(lambda s, x: jnp.broadcast_to(x, s.shape), like, tree)  # noqa: E731
+    spread = lambda tree, like: jax.tree.map(lambda s, x: jnp.broadcast_to(x, s.shape), like, tree)
     lanes = dict(lanes, params=spread(sft, lanes["params"]), critic=spread(critic, lanes["critic"]))
     prior = sft_prior(config, sft, jax.random.fold_in(key, 0))
     return dict(state, lanes=lanes, prior=prior, meter=meter(config, sft, critic, prior, jax.random.fold_in(key, 1)))
@@ -627,7 +627,7 @@ def summary(config, history) -> dict[str, Any]:
     last = history[-1]
     models = ["sft", *config.methods]
     out = {"param_count": param_count(config), "step": last["step"], "prior": last["prior"],
-           "eval_problems": int(len(held_out_problems(config)[0])), "models": {}, "mcnemar": {},
+           "eval_problems": len(held_out_problems(config)[0]), "models": {}, "mcnemar": {},
            "meter": {"reference_sqnorm": last["meter_reference_sqnorm"],
                      "reference_variance": last["meter_reference_variance"]}}
     for name in models:
@@ -679,9 +679,9 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
         (f"Held-out set: {summ['eval_problems']} problems never trained on. pass@1: greedy decoding; "
          f"95% percentile bootstrap CI over problems ({config.bootstrap_resamples} resamples); pass rate "
          f"at T = 1 over {config.eval_samples} samples per problem. McNemar: exact binomial test on the "
-         "per-problem greedy outcomes (b = problems only the row model solves, c = only SFT solves)."),
+         "per-problem greedy outcomes."),
         "",
-        "| model | pass@1 (greedy) [95% CI] | pass rate T=1 [95% CI] | vs SFT: b / c, McNemar p |",
+        "| model | pass@1 (greedy) [95% CI] | pass rate T=1 [95% CI] | solved only by this / only by SFT, McNemar p |",
         "|---|---|---|---|",
     ]
     for name in models:
