@@ -580,22 +580,20 @@ def policies(config, state):
     return jax.tree.map(lambda s, o: jnp.concatenate([s[None], o]), sft, own)
 
 
-def evaluate(config, state, key):
-    """Held-out greedy pass@1 (bootstrap CI), temperature-1 pass rate, pairwise McNemar; the meter's figures."""
-    del key
+def held_out_metrics(config, stacked_params, names):
+    """Greedy pass@1 and T=1 pass rate with bootstrap CIs, and pairwise exact McNemar, of stacked models."""
     a_np, b_np = held_out_problems(config)
     a, b = jnp.asarray(a_np), jnp.asarray(b_np)
     fixed = jax.random.key(config.seed + 15485863)
     idx = bootstrap_indices(jax.random.fold_in(fixed, 0), num_items=a.shape[0],
                             num_resamples=config.bootstrap_resamples)
-    names = ["sft", *config.methods]
 
     def outcomes(params):
         _, greedy, _ = rollout(config, params, a, b, jax.random.fold_in(fixed, 1), 1, config.greedy_temperature)
         _, sampled, _ = rollout(config, params, a, b, jax.random.fold_in(fixed, 2), config.eval_samples)
         return greedy[:, 0], sampled.mean(-1)
 
-    greedy, sampled = jax.vmap(outcomes)(policies(config, state))
+    greedy, sampled = jax.vmap(outcomes)(stacked_params)
     metrics, hits = {}, {}
     for i, name in enumerate(names):
         hits[name] = greedy[i]
@@ -608,6 +606,13 @@ def evaluate(config, state, key):
         table = mcnemar_table(truth, hits[m1].astype(jnp.int32), hits[m2].astype(jnp.int32))
         metrics[f"mcnemar_b/{m1}/{m2}"], metrics[f"mcnemar_c/{m1}/{m2}"] = table[0, 1], table[1, 0]
         metrics[f"mcnemar_p/{m1}/{m2}"] = mcnemar(table, exact=True).pvalue
+    return metrics
+
+
+def evaluate(config, state, key):
+    """Held-out greedy pass@1 (bootstrap CI), temperature-1 pass rate, pairwise McNemar; the meter's figures."""
+    del key
+    metrics = held_out_metrics(config, policies(config, state), ["sft", *config.methods])
     for i, m in enumerate(config.methods):
         for k in METER_FIELDS:
             metrics[f"meter_{k}/{m}"] = state["meter"][k][i]
