@@ -19,9 +19,9 @@ exact McNemar vs SFT): SFT 0.352 [0.312, 0.391]; DPO on-policy 0.414 [0.371, 0.4
 0.02), DPO offline 0.170 [0.137, 0.205] (p = 6e-11, below SFT); ORPO on-policy 0.545
 [0.504, 0.586] (p = 2e-12), ORPO offline 0.404 [0.361, 0.445] (p = 0.04). On-policy beats
 offline for both losses (McNemar p = 1e-19 for DPO, 1e-7 for ORPO): Tajwar et al's claim
-holds on sequences here. Offline DPO falls below the SFT model it starts from (its chosen
-and rejected log-probs can both fall; ORPO's NLL term on the chosen completion prevents
-that). One seed, one budget.
+holds on sequences here. Offline DPO falls below the SFT model it starts from (not
+diagnosed here; ORPO, whose loss includes the NLL of the chosen completion, does not).
+One seed, one budget.
 """
 
 import ml_collections

@@ -162,3 +162,21 @@ def test_pod_config_scales_without_code_change():
     assert experiment.param_count(pod) > experiment.param_count(small)
     with pytest.raises(ValueError, match="variant"):
         lm_config.get_config("tpu")
+
+
+def test_a_run_stopped_at_the_switch_resumes_to_the_same_state(tmp_path):
+    from launch import train
+
+    def config(steps):
+        c = lm_config.get_config()
+        c.update(_tiny_overrides())
+        c.num_steps = steps
+        return c
+
+    straight = train.train_and_evaluate(config(4), tmp_path / "a")
+    train.train_and_evaluate(config(2), tmp_path / "b")  # stops after SFT, before the meter and RL
+    resumed = train.train_and_evaluate(config(4), tmp_path / "b")
+    for x, y in zip(jax.tree.leaves(straight["state"]), jax.tree.leaves(resumed["state"])):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert straight["history"][-1] == resumed["history"][-1]
+    assert [r["step"] for r in resumed["history"]] == [0, 2, 4]
