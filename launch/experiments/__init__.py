@@ -80,7 +80,7 @@ def _from_module(module) -> Experiment:
 EXPERIMENTS: tuple[str, ...] = (
     "agentic_hgpo", "aggregate_responses", "arl_modalities", "baseline_mse", "benchmark_variance",
     "bvpo_toy", "chips_selection", "dcpo_entropy", "double_descent", "ibcl_toy", "kriging_al", "lla_icl",
-    "lla_regression", "mcts_dpo", "mqar", "mi_alpha", "misalignment", "portfolio_ensemble", "ramp_union",
+    "lla_regression", "lm_grpo", "lm_preference", "mcts_dpo", "mqar", "mi_alpha", "misalignment", "portfolio_ensemble", "ramp_union",
     "reinforce_baselines", "saito_mnar", "simplicity_bias", "tajwar_bandit", "vrs_pacing",
 )
 
