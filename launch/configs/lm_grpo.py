@@ -38,14 +38,24 @@ addition, 4 layers of 8 heads x 32 (width 256), MLP 1024, 3.2 M parameters, 256 
 
 import ml_collections
 
+from launch.configs import common
+
+VARIANTS = {
+    # Wider, deeper, 3 digits; groups of 16 over 256 prompts; parameters split over 4 devices.
+    "pod": {"num_digits": 3, "num_layers": 4, "num_heads": 8, "head_dim": 32, "mlp_dim": 1024,
+            "group_size": 16, "batch_size": 256, "sft_steps": 2000, "num_steps": 4000,
+            "eval_problems": 4096, "meter_prompts": 64, "meter_ref_prompts": 4096,
+            "meter_draws": 256, "meter_chunk": 32, "num_devices": 0, "param_shards": 4,
+            "eval_every": 250, "log_every": 50, "checkpoint_every": 250},
+}
+
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """The CPU default; ``variant="pod"`` (``--config=...py:pod``) scales width, groups and batch."""
-    if variant not in ("", "pod"):
-        raise ValueError(f"lm_grpo config: unknown variant {variant!r}; valid: '', 'pod'")
-    config = ml_collections.ConfigDict()
-    config.experiment = "lm_grpo"
-    config.seed = 0
+    # num_steps: sft_steps SFT steps, then num_steps - sft_steps RL steps; batch_size: prompts per
+    # step (SFT: batch_size * group_size problems).
+    config = common.loop_config("lm_grpo", num_steps=700, batch_size=16, eval_every=50, log_every=25,
+                                checkpoint_every=100, max_checkpoints=1, num_devices=1)
     config.num_digits = 2
     config.held_out_every = 16
     config.num_layers = 2
@@ -76,18 +86,4 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.meter_ref_prompts = 256
     config.meter_ref_group = 32
     config.meter_chunk = 16
-    config.num_steps = 700           # sft_steps SFT steps, then num_steps - sft_steps RL steps
-    config.batch_size = 16           # prompts per step (SFT: batch_size * group_size problems)
-    config.eval_every = 50
-    config.log_every = 25
-    config.checkpoint_every = 100
-    config.max_checkpoints = 1
-    config.num_devices = 1
-    config.param_shards = 1          # devices each parameter is split over (1: replicated)
-    if variant == "pod":
-        config.update({"num_digits": 3, "num_layers": 4, "num_heads": 8, "head_dim": 32, "mlp_dim": 1024,
-                       "group_size": 16, "batch_size": 256, "sft_steps": 2000, "num_steps": 4000,
-                       "eval_problems": 4096, "meter_prompts": 64, "meter_ref_prompts": 4096,
-                       "meter_draws": 256, "meter_chunk": 32, "num_devices": 0, "param_shards": 4,
-                       "eval_every": 250, "log_every": 50, "checkpoint_every": 250})
-    return config
+    return common.apply_variant(config, variant, VARIANTS, name="lm_grpo")

@@ -26,11 +26,14 @@ One seed, one budget.
 
 import ml_collections
 
+from launch.configs import common
+
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.experiment = "lm_preference"
-    config.seed = 0
+    # num_steps: sft_steps SFT steps, then num_steps - sft_steps preference steps; batch_size:
+    # prompts per step (SFT: batch_size * group_size problems).
+    config = common.loop_config("lm_preference", num_steps=700, batch_size=32, eval_every=50, log_every=25,
+                                checkpoint_every=100, max_checkpoints=1, num_devices=1)
     config.num_digits = 2
     config.held_out_every = 16
     config.num_layers = 2
@@ -49,12 +52,4 @@ def get_config() -> ml_collections.ConfigDict:
     config.eval_samples = 4
     config.greedy_temperature = 1e-4
     config.bootstrap_resamples = 2000
-    config.num_steps = 700           # sft_steps SFT steps, then num_steps - sft_steps preference steps
-    config.batch_size = 32           # prompts per step (SFT: batch_size * group_size problems)
-    config.eval_every = 50
-    config.log_every = 25
-    config.checkpoint_every = 100
-    config.max_checkpoints = 1
-    config.num_devices = 1
-    config.param_shards = 1
     return config
