@@ -23,7 +23,7 @@ run that is killed still leaves what it measured. Steps, in order:
    exact closed form with a per-query solve), ``chunked`` =
    `bvjax.attention.local_linear_attention_chunked` (query blocks, matrix-free CG),
    ``pallas`` = `local_linear_attention` (``implementation="pallas"``, the FlashLLA
-   kernels). Per row: compile seconds, median seconds over ``--repeats`` calls
+   kernels). Per row: compile seconds, median seconds over ``--timing_repeats`` calls
    (compilation excluded), achieved TFLOP/s and the fraction of the chip's peak, the
    compiled program's temporary memory (``compiled.memory_analysis()``), the device's
    peak bytes in use so far (``device.memory_stats()``, where the backend has it; a
@@ -101,7 +101,7 @@ _HEADS = flags.DEFINE_integer("heads", 8, "LLA heads H.")
 _RIDGE = flags.DEFINE_float("ridge", 1.0, "LLA ridge.")
 _CG_ITERS = flags.DEFINE_integer("cg_iters", 32, "CG iterations T of the chunked and Pallas paths (the library "
                                  "default).")
-_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per row (median); 3 for calls over 1 s.")
+_REPEATS = flags.DEFINE_integer("timing_repeats", 10, "Timed calls per row (median); 3 for calls over 1 s.")
 _ADV_SIZES = flags.DEFINE_list("adv_sizes", ["65536", "1048576", "16777216"], "Rewards per dense [P, 8] batch.")
 _ADV_RAGGED = flags.DEFINE_list("adv_ragged_sizes", ["4096", "32768"], "Rewards per ragged (group_ids) batch.")
 

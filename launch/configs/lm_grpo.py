@@ -42,7 +42,7 @@ from launch.configs import common
 
 VARIANTS = {
     # Wider, deeper, 3 digits; groups of 16 over 256 prompts; parameters split over 4 devices.
-    "pod": {"num_digits": 3, "num_layers": 4, "num_heads": 8, "head_dim": 32, "mlp_dim": 1024,
+    "pod": {"num_digits": 3, "num_layers": 4, "num_heads": 8, "mlp_dim": 1024,
             "group_size": 16, "batch_size": 256, "sft_steps": 2000, "num_steps": 4000,
             "eval_problems": 4096, "meter_prompts": 64, "meter_ref_prompts": 4096,
             "meter_draws": 256, "meter_chunk": 32, "num_devices": 0, "param_shards": 4,
