@@ -110,3 +110,16 @@ def test_aggregate_linear_regression_infinite_label():  # was [-inf, -inf]
     ids = jnp.array([1, 0, 0, 2, 2, 1, 0, 1])
     labels = jnp.array([0.21520035, -inf, -0.56070787])
     _nan_where(counterfactual.aggregate_linear_regression(x, labels, ids, rho=0.5, ridge=0.1), True)
+
+
+@pytest.mark.parametrize("bad", [inf, -inf, nan])
+def test_newton_alignment_nonfinite(bad):  # an infinite target gradient gave ±inf
+    g = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    m, u = jnp.array([[2.0, 0.5], [0.5, 1.0]]), jnp.array([1.0, -1.0])
+    want = np.asarray(g, np.float64) @ np.linalg.solve(np.asarray(m, np.float64), np.asarray(u, np.float64))
+    _nan_where(selection.newton_alignment(g, m, u.at[0].set(bad)), True)
+    _nan_where(selection.newton_alignment(g, m.at[1, 0].set(bad), u), True)
+    out = selection.newton_alignment(g.at[1, 1].set(bad), m, u)
+    _nan_where(out, [False, True, False])
+    np.testing.assert_allclose(np.asarray(out)[[0, 2]], want[[0, 2]], rtol=1e-6)
+    np.testing.assert_allclose(selection.newton_alignment(g, m, u), want, rtol=1e-6)

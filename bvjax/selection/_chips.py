@@ -140,6 +140,8 @@ def newton_alignment(sample_grads: jax.Array, curvature: jax.Array, target_grad:
 
     Returns:
         [N] float alignments. A singular M gives non-finite values: use ``damping > 0``.
+        A non-finite entry of ``curvature`` or ``target_grad`` makes every alignment NaN;
+        one of ``sample_grads`` makes its own row NaN.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -153,8 +155,15 @@ def newton_alignment(sample_grads: jax.Array, curvature: jax.Array, target_grad:
     """
     _checks.dims(kind="float", sample_grads=(sample_grads, "[N, P]"), curvature=(curvature, "[P, P]"),
                  target_grad=(target_grad, "[P]"))
-    v = jnp.linalg.solve(curvature, target_grad.astype(curvature.dtype))
-    return sample_grads @ v
+    # A non-finite entry of M or u reaches every alignment; one of g_i only its own row. They are
+    # selected out before the solve and the product, so no inf - inf decides the sign of a result.
+    everywhere = ~(jnp.all(jnp.isfinite(curvature)) & jnp.all(jnp.isfinite(target_grad)))
+    row = ~jnp.all(jnp.isfinite(sample_grads), axis=1)
+    m = jnp.where(everywhere, jnp.eye(curvature.shape[0], dtype=curvature.dtype), curvature)
+    u = jnp.where(jnp.isfinite(target_grad), target_grad, 0).astype(curvature.dtype)
+    v = jnp.linalg.solve(m, u)
+    out = jnp.where(jnp.isfinite(sample_grads), sample_grads, 0) @ v
+    return jnp.where(everywhere | row, jnp.nan, out)
 
 
 def learnability_weight(similarity: jax.Array, *, logit_scale: float = 1.0) -> jax.Array:
