@@ -157,6 +157,8 @@ def newton_alignment(sample_grads: jax.Array, curvature: jax.Array, target_grad:
                  target_grad=(target_grad, "[P]"))
     # A non-finite entry of M or u reaches every alignment; one of g_i only its own row. They are
     # selected out before the solve and the product, so no inf - inf decides the sign of a result.
+    dtype = compute_dtype(sample_grads, curvature, target_grad)
+    sample_grads, curvature, target_grad = (x.astype(dtype) for x in (sample_grads, curvature, target_grad))
     everywhere = ~(jnp.all(jnp.isfinite(curvature)) & jnp.all(jnp.isfinite(target_grad)))
     row = ~jnp.all(jnp.isfinite(sample_grads), axis=1)
     m = jnp.where(everywhere, jnp.eye(curvature.shape[0], dtype=curvature.dtype), curvature)
