@@ -3,8 +3,9 @@ r"""One-call accelerator check: the kernel tests run natively, then the kernel b
     python -m launch.device_check                                # on a GPU or TPU host (`make device-check`)
     python -m launch.device_check --out=/tmp/dc --dry_run       # on CPU: tiny sizes, seconds
 
-Writes ``<out>/device_check.json`` (every row, what ran and what did not, and why) and
-``<out>/device_check.md`` (the same as markdown tables), rewritten after every row, so a
+Writes ``<out>/device_check.json`` (every row, what ran and what did not, and why) and,
+beside it under the same name with the ``.md`` suffix, the same as markdown tables, both
+rewritten after every row, so a
 run that is killed still leaves what it measured. Steps, in order:
 
 1. **Platform.** A child process reports the default backend and device kind (this
@@ -86,7 +87,8 @@ from typing import Any
 
 from absl import app, flags
 
-_OUT = flags.DEFINE_string("out", "workdir/device_check", "Folder for device_check.json and device_check.md.")
+STEM = "device_check"  # the output files: STEM + ".json" and STEM + ".md"
+_OUT = flags.DEFINE_string("out", "workdir/device_check", "Folder for device_check.json and its markdown tables.")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "CPU check of this script: tiny sizes, Pallas in interpret mode, "
                              "pytest only collects the kernel tests.")
 _BUDGET = flags.DEFINE_float("time_budget_s", 450.0, "Whole run (tests + benchmarks) in seconds; rows that "
@@ -165,8 +167,8 @@ class Recorder:
         out.mkdir(parents=True, exist_ok=True)
 
     def write(self) -> None:
-        for name, text in (("device_check.json", json.dumps(self.data, indent=1, default=str)),
-                           ("device_check.md", markdown(self.data))):
+        for name, text in ((STEM + ".json", json.dumps(self.data, indent=1, default=str)),
+                           (STEM + ".md", markdown(self.data))):
             tmp = self.out / (name + ".tmp")
             tmp.write_text(text + "\n")
             os.replace(tmp, self.out / name)
@@ -496,7 +498,7 @@ def main(argv):
                      peak_tb_per_s=meta["peak_tb_per_s"])
     meta["total_s"] = time.perf_counter() - start
     recorder.write()
-    print(f"device_check: wrote {out / 'device_check.json'} and {out / 'device_check.md'} "
+    print(f"device_check: wrote {out / (STEM + '.json')} and {out / (STEM + '.md')} "
           f"in {meta['total_s']:.1f} s")
 
 

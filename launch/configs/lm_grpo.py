@@ -50,12 +50,8 @@ VARIANTS = {
 }
 
 
-def get_config(variant: str = "") -> ml_collections.ConfigDict:
-    """The CPU default; ``variant="pod"`` (``--config=...py:pod``) scales width, groups and batch."""
-    # num_steps: sft_steps SFT steps, then num_steps - sft_steps RL steps; batch_size: prompts per
-    # step (SFT: batch_size * group_size problems).
-    config = common.loop_config("lm_grpo", num_steps=700, batch_size=16, eval_every=50, log_every=25,
-                                checkpoint_every=100, max_checkpoints=1, num_devices=1)
+def task_and_model(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The task, model and SFT fields `lm_grpo` and `lm_preference` share (set on `config`, in place)."""
     config.num_digits = 2
     config.held_out_every = 16
     config.num_layers = 2
@@ -64,6 +60,16 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.mlp_dim = 128
     config.sft_steps = 550
     config.sft_learning_rate = 3e-3
+    return config
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+    """The CPU default; ``variant="pod"`` (``--config=...py:pod``) scales width, groups and batch."""
+    # num_steps: sft_steps SFT steps, then num_steps - sft_steps RL steps; batch_size: prompts per
+    # step (SFT: batch_size * group_size problems).
+    config = common.loop_config("lm_grpo", num_steps=700, batch_size=16, eval_every=50, log_every=25,
+                                checkpoint_every=100, max_checkpoints=1, num_devices=1)
+    task_and_model(config)
     config.rl_learning_rate = 5e-4
     config.critic_learning_rate = 1e-3
     config.group_size = 8

@@ -26,7 +26,7 @@ One seed, one budget.
 
 import ml_collections
 
-from launch.configs import common
+from launch.configs import common, lm_grpo
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -34,14 +34,7 @@ def get_config() -> ml_collections.ConfigDict:
     # prompts per step (SFT: batch_size * group_size problems).
     config = common.loop_config("lm_preference", num_steps=700, batch_size=32, eval_every=50, log_every=25,
                                 checkpoint_every=100, max_checkpoints=1, num_devices=1)
-    config.num_digits = 2
-    config.held_out_every = 16
-    config.num_layers = 2
-    config.num_heads = 2
-    config.head_dim = 32
-    config.mlp_dim = 128
-    config.sft_steps = 550
-    config.sft_learning_rate = 3e-3
+    lm_grpo.task_and_model(config)
     config.pref_learning_rate = 5e-4
     config.beta = 0.1
     config.orpo_lam = 0.1

@@ -92,7 +92,6 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
@@ -114,10 +113,8 @@ from bvjax.rl import (
 )
 from bvjax.stats import bootstrap_ci, bootstrap_indices, mcnemar, mcnemar_table
 from launch.configs.common import Field
-from launch.experiments._history import series
+from launch.report import plt, series
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 PLUS, EQUALS, EOS, PAD = 10, 11, 12, 13
 VOCAB_SIZE = 14
@@ -647,6 +644,21 @@ def summary(config, history) -> dict[str, Any]:
     return out
 
 
+def pass_table(summ: dict[str, Any], models) -> list[str]:
+    """Markdown rows: each model's held-out pass@1 and T = 1 pass rate with CIs, and McNemar vs SFT."""
+    lines = ["| model | pass@1 (greedy) [95% CI] | pass rate T=1 [95% CI] | solved only by this / only by SFT, McNemar p |",
+             "|---|---|---|---|"]
+    for name in models:
+        r = summ["models"][name]
+        vs = "—"
+        if name != "sft":
+            t = summ["mcnemar"][f"sft/{name}"]
+            vs = f"{int(t['c'])} / {int(t['b'])}, p = {t['p']:.3g}"
+        lines.append(f"| {name} | {r['pass1']:.3f} [{r['pass1_lo']:.3f}, {r['pass1_hi']:.3f}] | "
+                     f"{r['pass_t1']:.3f} [{r['pass_t1_lo']:.3f}, {r['pass_t1_hi']:.3f}] | {vs} |")
+    return lines
+
+
 def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
     summ = summary(config, history)
     (workdir / "lm_grpo.json").write_text(json.dumps(summ, indent=1))
@@ -686,17 +698,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
          f"at T = 1 over {config.eval_samples} samples per problem. McNemar: exact binomial test on the "
          "per-problem greedy outcomes."),
         "",
-        "| model | pass@1 (greedy) [95% CI] | pass rate T=1 [95% CI] | solved only by this / only by SFT, McNemar p |",
-        "|---|---|---|---|",
     ]
-    for name in models:
-        r = summ["models"][name]
-        vs = "—"
-        if name != "sft":
-            t = summ["mcnemar"][f"sft/{name}"]
-            vs = f"{int(t['c'])} / {int(t['b'])}, p = {t['p']:.3g}"
-        lines.append(f"| {name} | {r['pass1']:.3f} [{r['pass1_lo']:.3f}, {r['pass1_hi']:.3f}] | "
-                     f"{r['pass_t1']:.3f} [{r['pass_t1_lo']:.3f}, {r['pass_t1_hi']:.3f}] | {vs} |")
+    lines += pass_table(summ, models)
     lines += ["", "McNemar p-values between every pair of models (exact):", "",
               "| | " + " | ".join(models[1:]) + " |", "|---|" + "---|" * (len(models) - 1)]
     for i, m1 in enumerate(models[:-1]):

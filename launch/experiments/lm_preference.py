@@ -37,17 +37,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import matplotlib
 import optax
 
 from bvjax.models import TransformerLM
 from bvjax.preference import dpo_loss, orpo_loss
 from launch.configs.common import Field
 from launch.experiments import lm_grpo as base
-from launch.experiments._history import series
+from launch.report import plt, series
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 METHODS = ("dpo_online", "dpo_offline", "orpo_online", "orpo_offline")
 
@@ -203,17 +200,8 @@ def report(config, workdir: pathlib.Path, history: list[dict[str, Any]]) -> str:
          f"Offline set: {config.offline_prompts} prompts, of which {summ['offline_pairs']:.3f} gave a pair. "
          f"Held-out greedy pass@1 with 95% bootstrap CIs; exact McNemar on per-problem outcomes."),
         "",
-        "| model | pass@1 (greedy) [95% CI] | pass rate T=1 [95% CI] | solved only by this / only by SFT, McNemar p |",
-        "|---|---|---|---|",
     ]
-    for name in models:
-        r = summ["models"][name]
-        vs = "—"
-        if name != "sft":
-            t = summ["mcnemar"][f"sft/{name}"]
-            vs = f"{int(t['c'])} / {int(t['b'])}, p = {t['p']:.3g}"
-        lines.append(f"| {name} | {r['pass1']:.3f} [{r['pass1_lo']:.3f}, {r['pass1_hi']:.3f}] | "
-                     f"{r['pass_t1']:.3f} [{r['pass_t1_lo']:.3f}, {r['pass_t1_hi']:.3f}] | {vs} |")
+    lines += base.pass_table(summ, models)
     lines += ["", "On-policy vs offline (exact McNemar p):", ""]
     for loss in ("dpo", "orpo"):
         on, off = f"{loss}_online", f"{loss}_offline"
