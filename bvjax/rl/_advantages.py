@@ -57,15 +57,16 @@ def pow2_scale(values, valid, axis=None):
     numbers: a subnormal scale would be flushed to zero).
 
     Multiplying by ``s`` is exact and, unlike `jnp.ldexp` on every entry (about eight
-    elementwise operations), fuses into its neighbours at the cost of one multiply.
+    elementwise operations), fuses into its neighbours at the cost of one multiply. The
+    exponent and both powers come from the float's bits (`bvjax._numerics.frexp_exponent`,
+    `bvjax._numerics.exp2_int`), not ``jnp.frexp``/``jnp.ldexp``, whose lowering was more
+    than half of the dense path's program (136 of 236 jaxpr equations).
     """
     info = jnp.finfo(values.dtype)
     top = jnp.max(jnp.where(valid & jnp.isfinite(values), jnp.abs(values), 0.0), axis=axis, initial=0.0,
                   keepdims=axis is not None)
-    _, e = jnp.frexp(top)
-    e = jnp.clip(e, info.minexp, -info.minexp)
-    one = jnp.ones((), values.dtype)
-    return jnp.ldexp(one, -e), jnp.ldexp(one, e)
+    e = jnp.clip(_numerics.frexp_exponent(top), info.minexp, -info.minexp)
+    return _numerics.exp2_int(-e, values.dtype), _numerics.exp2_int(e, values.dtype)
 
 
 def group_factors(count, m2, offset, scale, inv_scale, *, kind, std_ddof=1, eps=0.0, singleton="raw"):
