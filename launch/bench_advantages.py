@@ -30,8 +30,8 @@ The jitted paths are timed interleaved (each repeat times every path once, ``--i
 calls each), and the medians over ``--repeats`` repeats are compared, so a change in the
 machine's load between paths does not enter the ratios.
 
-The compile table compiles each function for a shape it has not seen and reports the
-compile time, the optimised HLO's size, the serialised executable's size and XLA's
+The compile table compiles each function for ``--compile_repeats`` shapes it has not seen
+and reports the median compile time (trace, lower and compile), the optimised HLO's size, the serialised executable's size and XLA's
 temporary buffer size (``compiled.memory_analysis()``).
 """
 
@@ -56,6 +56,7 @@ _HISTORY = flags.DEFINE_integer("history_length", 4, "HGPO levels K.")
 _REPEATS = flags.DEFINE_integer("repeats", 15, "Timed repeats of the jitted paths (median reported).")
 _INNER = flags.DEFINE_integer("inner", 10, "Calls per timed repeat of a jitted path.")
 _COMPILE = flags.DEFINE_bool("compile_table", True, "Print the compile-cost table.")
+_COMPILE_REPEATS = flags.DEFINE_integer("compile_repeats", 5, "Fresh shapes compiled per function (median reported).")
 _LOOP_REPEATS = flags.DEFINE_integer("loop_repeats", 3, "Timed repeats of the Python loops (median reported).")
 
 
@@ -220,25 +221,34 @@ def main(argv):
 
     if not _COMPILE.value:
         return
-    print("\nCompile cost for a new shape (XLA path; HLO = optimised HLO text, exec = serialised executable)")
-    header = f"{'function':>24} | {'shape':>12} | {'compile s':>9} | {'HLO KB':>8} | {'exec KB':>8} | {'temp KB':>8}"
+    repeats = _COMPILE_REPEATS.value
+    print(f"\nCompile cost for a new shape (XLA path; trace + lower + compile, median over {repeats} shapes no "
+          "earlier call used; HLO = optimised HLO text, exec = serialised executable, of the last shape)")
+    header = f"{'function':>27} | {'shape':>12} | {'compile s':>9} | {'HLO KB':>8} | {'exec KB':>8} | {'temp KB':>8}"
     print(header + "\n" + "-" * len(header))
-    n, b, steps = 1000 + 3, 37, 41  # shapes no earlier call used
-    cases = {
-        "plain segment sum": (functools.partial(plain_segment_sum, num_groups=n // 8),
-                              (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
-        "group_advantages [P,G]": (functools.partial(group_advantages, implementation="xla"),
-                                   (jnp.ones((n // 8, 8)),), f"[{n // 8},8]"),
-        "group_advantages ids": (functools.partial(group_advantages, implementation="xla"),
-                                 (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
-        "hgpo_advantages K=4": (functools.partial(hgpo_advantages, history_length=4, implementation="xla"),
-                                (jnp.zeros((b, steps), jnp.int32), jnp.ones((b, steps)), jnp.ones((b, steps), bool),
-                                 jnp.zeros(b, jnp.int32)), f"[{b},{steps}]"),
-    }
-    for name, (fn, args, shape) in cases.items():
-        seconds, hlo, exe, temp = compile_cost(fn, *args)
-        print(f"{name:>24} | {shape:>12} | {seconds:>9.3f} | {hlo / 1e3:>8.1f} | {exe / 1e3:>8.1f} | {temp / 1e3:>8.1f}")
 
+    def cases(i):
+        n, b, steps = 1003 + 7 * i, 37 + i, 41  # shapes no earlier call used
+        return {
+            "plain segment sum": (functools.partial(plain_segment_sum, num_groups=n // 8),
+                                  (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
+            "group_advantages [P,G]": (functools.partial(group_advantages, implementation="xla"),
+                                       (jnp.ones((n // 8, 8)),), f"[{n // 8},8]"),
+            "group_advantages ids": (functools.partial(group_advantages, implementation="xla"),
+                                     (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
+            "group_advantages num_groups": (functools.partial(group_advantages, implementation="xla", num_groups=n // 8),
+                                        (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
+            "hgpo_advantages K=4": (functools.partial(hgpo_advantages, history_length=4, implementation="xla"),
+                                    (jnp.zeros((b, steps), jnp.int32), jnp.ones((b, steps)),
+                                     jnp.ones((b, steps), bool), jnp.zeros(b, jnp.int32)), f"[{b},{steps}]"),
+        }
+
+    for name in cases(0):
+        costs = [compile_cost(cases(i)[name][0], *cases(i)[name][1]) for i in range(repeats)]
+        seconds = float(np.median([c[0] for c in costs]))
+        _, hlo, exe, temp = costs[-1]
+        print(f"{name:>27} | {cases(repeats - 1)[name][2]:>12} | {seconds:>9.3f} | {hlo / 1e3:>8.1f} | "
+              f"{exe / 1e3:>8.1f} | {temp / 1e3:>8.1f}")
 
 if __name__ == "__main__":
     app.run(main)

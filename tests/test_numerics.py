@@ -35,7 +35,7 @@ def test_compute_dtype_raises_half_precision_to_float32(half):
 
 
 def test_round_up_and_next_pow2():
-    for x in range(0, 70):
+    for x in range(70):
         assert _numerics.round_up(x, 8) == int(np.ceil(x / 8) * 8)
         assert _numerics.next_pow2(x) == (1 if x <= 1 else 1 << int(np.ceil(np.log2(x))))
 

@@ -115,7 +115,6 @@ from bvjax.stats import bootstrap_ci, bootstrap_indices, mcnemar, mcnemar_table
 from launch.configs.common import Field
 from launch.report import plt, series
 
-
 PLUS, EQUALS, EOS, PAD = 10, 11, 12, 13
 VOCAB_SIZE = 14
 METHODS = ("grpo", "dr_grpo", "rloo", "v05", "dcpo", "ppo")

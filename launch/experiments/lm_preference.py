@@ -45,7 +45,6 @@ from launch.configs.common import Field
 from launch.experiments import lm_grpo as base
 from launch.report import plt, series
 
-
 METHODS = ("dpo_online", "dpo_offline", "orpo_online", "orpo_offline")
 
 CONFIG_FIELDS = {k: v for k, v in base.CONFIG_FIELDS.items() if k in (
