@@ -14,7 +14,7 @@ GRPO rows: ``N`` samples in groups of ``--group_size`` given by an id per sample
 - ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` with the same shuffled ids but no
   ``num_groups``: ids spanning fewer than ``N`` consecutive integers are detected at run
   time and used directly (no hashing);
-- ``hashed``: the same with arbitrary int32 ids (random 32-bit values, one per group): a
+- ``hashed``: the same with arbitrary int32 ids (distinct random 32-bit values, one per group): a
   hash table gives each group a canonical id, no sort;
 - ``pallas``: the same with ``implementation="pallas"``, timed only on an accelerator
   (interpret mode on CPU is a correctness path, not a speed path);
@@ -165,7 +165,9 @@ def main(argv):
     for n in (int(v) for v in _SIZES.value):
         groups = n // _GROUP.value
         ids = rng.permutation(np.arange(n) // _GROUP.value).astype(np.int32)
-        hashes = rng.integers(np.iinfo(np.int32).min, np.iinfo(np.int32).max, groups, dtype=np.int32)[ids]
+        # distinct random int32 ids, one per group (2 of 131,072 independent draws would coincide at 1M)
+        draws = np.unique(rng.integers(np.iinfo(np.int32).min, np.iinfo(np.int32).max, groups + 64, dtype=np.int32))
+        hashes = rng.permutation(draws)[:groups][ids]
         scores = rng.integers(0, 2, n).astype(np.float32) + 0.1 * rng.normal(size=n).astype(np.float32)
         r, g, h = jnp.asarray(scores), jnp.asarray(ids), jnp.asarray(hashes)
         paths = {
