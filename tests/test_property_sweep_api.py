@@ -75,7 +75,7 @@ class Case(NamedTuple):
 
 # ---- draws ---------------------------------------------------------------------------------
 
-def _spd(a):
+def _spd_of(a):
     """A well-conditioned symmetric positive definite matrix from a square one."""
     return (a @ a.T + 3 * np.eye(len(a))).astype(np.float32)
 
@@ -936,7 +936,7 @@ SELECTION = {
         _lml_ref, lambda rng: [_n(rng, 5, 2), _n(rng, 5)], (0, 1), reach="all", rtol=2e-3, atol=2e-3),
     "selection.newton_alignment": Case(
         jax.jit(selection.newton_alignment), lambda g, m, u: g @ np.linalg.solve(m, u),
-        lambda rng: [_n(rng, 5, 3), _spd(_n(rng, 3, 3)), _n(rng, 3)], (0, 1, 2), rtol=1e-3, atol=1e-4),
+        lambda rng: [_n(rng, 5, 3), _spd_of(_n(rng, 3, 3)), _n(rng, 3)], (0, 1, 2), rtol=1e-3, atol=1e-4),
     "selection.variance_inflation_factor": Case(jax.jit(selection.variance_inflation_factor), _vif_ref,
                                                 lambda rng: [_n(rng, 12, 3)], (0,), reach="all", rtol=1e-3),
     "fairness.mutual_information": Case(jax.jit(fairness.mutual_information), _mi_ref,
