@@ -50,15 +50,35 @@ def _hash_seeds(key: jax.Array) -> jax.Array:
     return jax.random.bits(key, (2,), jnp.uint32)
 
 
+_ALTERNATING = 0xAAAAAAAA
+
+
+def _weyl_gamma(seed: jax.Array) -> jax.Array:
+    """The stream's odd multiplier from a seed, with SplitMix's guard against weak ones.
+
+    ``f(seed) | 1``; one with fewer than 12 bit transitions (e.g. 1, or a run of ones),
+    whose Weyl sequence changes few bits from one counter to the next, is XORed with
+    ``0xAAAAAAAA``, which turns ``t`` transitions into about ``31 - t``.
+    """
+    gamma = fmix32(seed) | jnp.uint32(1)
+    weak = jax.lax.population_count(gamma ^ (gamma >> 1)) < 12
+    return jnp.where(weak, gamma ^ jnp.uint32(_ALTERNATING), gamma)
+
+
 def _hash_rows(seeds: jax.Array, first_row: jax.Array, num_rows: int, num_items: int) -> jax.Array:
-    """Rows ``first_row .. first_row + num_rows - 1`` of the counter-based bits, [num_rows, n] uint32."""
+    """Rows ``first_row .. first_row + num_rows - 1`` of the counter-based bits, [num_rows, n] uint32.
+
+    ``f(gamma (r n + i) + s1)``, computed as a row term plus a column term (the same
+    number mod 2**32), so each draw costs one add and one ``f``.
+    """
+    gamma = _weyl_gamma(seeds[0])
     rows = jnp.asarray(first_row, jnp.uint32) + jnp.arange(num_rows, dtype=jnp.uint32)
-    counter = rows[:, None] * jnp.uint32(num_items) + jnp.arange(num_items, dtype=jnp.uint32)[None, :]
-    return fmix32(fmix32(counter ^ seeds[0]) + seeds[1])
+    columns = jnp.arange(num_items, dtype=jnp.uint32) * gamma + seeds[1]
+    return fmix32((rows * (jnp.uint32(num_items) * gamma))[:, None] + columns[None, :])
 
 
 def _hash_bits(key: jax.Array, num_resamples: int, num_items: int) -> jax.Array:
-    """Counter-based uint32 bits: ``fmix32(fmix32(c ^ s0) + s1)`` of the counter ``c = r n + i``."""
+    """Counter-based uint32 bits: ``fmix32(gamma c + s1)`` of the counter ``c = r n + i``."""
     return _hash_rows(_hash_seeds(key), 0, num_resamples, num_items)
 
 
@@ -80,15 +100,21 @@ def bootstrap_indices(key: jax.Array, *, num_items: int, num_resamples: int, gen
 
     - ``"jax"`` (default): ``jax.random.bits`` of the key (threefry, or the key's
       ``impl``; ``jax.random.key(seed, impl="rbg")`` is faster on CPU);
-    - ``"hash"``: a counter-based generator, :math:`U_{r,i} = f(f(c \oplus s_0) + s_1)`
-      with :math:`c = r n + i`, :math:`f` murmur3's 32-bit finaliser (a bijection with
-      full avalanche) and two seeds drawn from the key. It is elementwise, so inside
-      a jitted statistic XLA fuses it into the gather and the ``[B, n]`` indices are
-      never written to memory: on CPU, about an order of magnitude faster than
-      ``"jax"`` (see ``launch/bench_bootstrap.py``). The counters are distinct, so
-      resamples never share a stream (needs :math:`B n < 2^{32}`, checked). It is a
-      statistical generator for resampling, not a cryptographic one, and its stream
-      differs from ``"jax"``'s for the same key.
+    - ``"hash"``: a counter-based generator, :math:`U_{r,i} = f(\gamma c + s_1)` with
+      :math:`c = r n + i`, :math:`f` murmur3's 32-bit finaliser (a bijection with full
+      avalanche), and :math:`s_1` and the odd multiplier :math:`\gamma = f(s_0) \mid 1`
+      drawn from the key: a Weyl sequence through a bijective mixer, as SplitMix
+      (Steele, Lea and Flood 2014), including its guard against multipliers with few
+      bit transitions. It is elementwise, so inside a jitted statistic XLA fuses it into
+      the gather and the ``[B, n]`` indices are never written to memory: on CPU, about
+      an order of magnitude faster than ``"jax"`` (see ``launch/bench_bootstrap.py``).
+      The counters are distinct and :math:`c \mapsto \gamma c + s_1` is a bijection, so
+      no two draws of one key share a word (needs :math:`B n < 2^{32}`, checked); two
+      keys have different multipliers, so their streams are not shifted copies of each
+      other. It is a statistical generator for resampling, not a cryptographic one, and
+      its stream differs from ``"jax"``'s for the same key. (Before this version it
+      applied :math:`f` twice, :math:`f(f(c \oplus s_0) + s_1)`: the same tests pass,
+      at a quarter less time per draw.)
 
     The indices feed `bootstrap_ci`, `out_of_bag_mask` and the model-fitting harness;
     any other stream of the same shape (e.g. NumPy's, to replay a peer) works as well.
@@ -114,7 +140,8 @@ def bootstrap_indices(key: jax.Array, *, num_items: int, num_resamples: int, gen
         Efron, Bootstrap Methods: Another Look at the Jackknife, 1979.
         Lemire, Fast Random Integer Generation in an Interval, 2019 (arXiv 1805.10941).
         Appleby, MurmurHash3 (the fmix32 finaliser), 2011; Salmon et al, Parallel Random
-        Numbers: As Easy as 1, 2, 3, 2011 (counter-based generators).
+        Numbers: As Easy as 1, 2, 3, 2011 (counter-based generators); Steele, Lea and
+        Flood, Fast Splittable Pseudorandom Number Generators, 2014 (SplitMix).
     """
     _checks.dims(key=(key, ("[]", "[2]", "[4]")))
     _checks.positive_int(num_items=num_items, num_resamples=num_resamples)
@@ -252,7 +279,10 @@ def _blocked_sums(table: jax.Array, num_resamples: int, length: int, *, indices:
 
     def block(b):
         idx = draw(b * rows, rows)
-        return jnp.stack([table[c][idx] @ ones for c in range(num_cols)], axis=-1)  # [rows, C]
+        # indices in [0, M) by construction: no bounds check, and uint32 ones need no
+        # negative-index wrap
+        values = [table[c].at[idx].get(mode="promise_in_bounds") for c in range(num_cols)]
+        return jnp.stack([v @ ones for v in values], axis=-1)  # [rows, C]
 
     sums = jax.lax.map(block, jnp.arange(num_blocks, dtype=jnp.int32))
     return sums.reshape(num_blocks * rows, num_cols)[:num_resamples]
@@ -364,7 +394,7 @@ def bootstrap_mean_ci(x: jax.Array, key: jax.Array, *, num_resamples: int, weigh
     table = columns.T if w is None else jnp.concatenate([(w[:, None] * columns).T, w[None, :]])
     if generator == "hash":
         seeds = _hash_seeds(key)
-        draw = lambda start, rows: _mul_hi(_hash_rows(seeds, start, rows, n), n).astype(jnp.int32)
+        draw = lambda start, rows: _mul_hi(_hash_rows(seeds, start, rows, n), n)  # uint32 in [0, n)
         sums = _blocked_sums(table, num_resamples, n, draw=draw)  # [B, D] or [B, D + 1]
     else:
         indices = bootstrap_indices(key, num_items=n, num_resamples=num_resamples, generator=generator)

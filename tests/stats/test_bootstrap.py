@@ -227,8 +227,10 @@ def test_hash_generator_is_uniform_and_its_resamples_independent():
     # Successive draws (within a row and across rows) carry no information about each other.
     pairs = np.bincount((idx[:, :-1] * n + idx[:, 1:]).ravel(), minlength=n * n)
     assert scipy.stats.chisquare(pairs).pvalue > 1e-3
-    across = np.bincount((idx[:-1, 0] * n + idx[1:, 0]), minlength=n * n)
+    across = np.bincount((idx[:-1, :] * n + idx[1:, :]).ravel(), minlength=n * n)  # same item, next resample
     assert scipy.stats.chisquare(across).pvalue > 1e-3
+    lag2 = np.bincount((idx[:, :-2] * n + idx[:, 2:]).ravel(), minlength=n * n)
+    assert scipy.stats.chisquare(lag2).pvalue > 1e-3
     # Resample means: variance sigma^2/n as for i.i.d. draws, no correlation between rows.
     x = np.random.default_rng(0).normal(size=n)
     means = x[idx].mean(axis=1)
@@ -243,6 +245,49 @@ def test_hash_generator_is_uniform_and_its_resamples_independent():
     assert np.all(np.abs(ones - 0.5) < 4 * 0.5 / np.sqrt(bits.size)), ones
     other = np.asarray(stats.bootstrap_indices(jax.random.key(7), num_items=n, num_resamples=50, generator="hash"))
     assert np.mean(other == idx[:50]) < 2 / n
+
+
+def _fmix32_inverse(h: int) -> int:
+    """The inverse of murmur3's fmix32 (each step is a bijection on 32-bit words)."""
+    mask = 2**32 - 1
+    h ^= h >> 16
+    h = (h * pow(0xC2B2AE35, -1, 2**32)) & mask
+    h ^= (h >> 13) ^ (h >> 26)
+    h = (h * pow(0x85EBCA6B, -1, 2**32)) & mask
+    return h ^ (h >> 16)
+
+
+def _transitions(x: int) -> int:
+    return ((x ^ (x >> 1)) & 0x7FFFFFFF).bit_count()
+
+
+@pytest.mark.parametrize("weak", [1, 0xFFFFFFFF, 0x0000FFFF, 0x80000001])
+def test_hash_generator_repairs_a_weak_multiplier(weak):
+    from bvjax._numerics import fmix32
+    from bvjax.stats._bootstrap import _hash_rows, _weyl_gamma
+
+    seed = _fmix32_inverse(weak & ~1)  # the seed whose multiplier f(seed) | 1 would be `weak`
+    assert int(fmix32(jnp.uint32(seed))) | 1 == weak
+    gamma = int(_weyl_gamma(jnp.uint32(seed)))
+    assert gamma % 2 == 1 and _transitions(gamma) >= 12, hex(gamma)
+    # The stream of such a key is as uniform and as serially independent as any other.
+    n, b = 37, 20_000
+    seeds = jnp.asarray([seed, 12345], jnp.uint32)
+    bits = np.asarray(_hash_rows(seeds, 0, b, n)).astype(np.uint64)
+    idx = ((bits * np.uint64(n)) >> np.uint64(32)).astype(np.int64)
+    assert scipy.stats.chisquare(np.bincount(idx.ravel(), minlength=n)).pvalue > 1e-3
+    for a, c in ((idx[:, :-1], idx[:, 1:]), (idx[:-1, :], idx[1:, :])):
+        assert scipy.stats.chisquare(np.bincount((a * n + c).ravel(), minlength=n * n)).pvalue > 1e-3
+
+
+def test_hash_generator_multipliers_are_odd_with_many_transitions():
+    from bvjax.stats._bootstrap import _weyl_gamma
+
+    seeds = np.random.default_rng(0).integers(0, 2**32, 20_000, dtype=np.uint64).astype(np.uint32)
+    gammas = np.asarray(_weyl_gamma(jnp.asarray(seeds))).astype(np.int64)
+    assert np.all(gammas % 2 == 1)
+    assert min(_transitions(int(g)) for g in gammas) >= 12
+    assert len(np.unique(gammas)) > 19_990  # distinct keys, distinct multipliers
 
 
 def test_hash_generator_rejects_counter_overflow():
