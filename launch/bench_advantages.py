@@ -47,7 +47,7 @@ import numpy as np
 from absl import app, flags
 
 from bvjax.rl import group_advantages, hgpo_advantages
-from launch._timing import median_time
+from launch._timing import interleaved, median_time
 
 _SIZES = flags.DEFINE_list("sizes", ["4096", "65536", "1048576"], "GRPO sample counts N.")
 _GROUP = flags.DEFINE_integer("group_size", 8, "Samples per GRPO group.")
@@ -108,21 +108,6 @@ def plain_segment_sum(rewards, ids, num_groups, eps=1e-6):
     centred = rewards - mean[ids]
     m2 = jax.ops.segment_sum(centred * centred, ids, num_groups)
     return centred / (jnp.sqrt(m2 / (count - 1.0))[ids] + eps)
-
-
-def interleaved(fns: dict, repeats: int, inner: int) -> dict:
-    """Median seconds per call of each fn, timing every fn once per repeat (interleaved)."""
-    for fn in fns.values():
-        jax.block_until_ready(fn())
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(inner):
-                out = fn()
-            jax.block_until_ready(out)
-            times[k].append((time.perf_counter() - start) / inner)
-    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def copy_bandwidth() -> float:

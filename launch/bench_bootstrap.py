@@ -17,9 +17,11 @@ All three compute the 95% percentile interval of the mean and the bootstrap stan
   in float64 (its default batch: all resamples at once).
 
 bvjax runs in float32 with ``quantile_rule="linear"`` (scipy's ``np.percentile`` rule).
-Prints the median wall time over ``--repeats`` runs (compilation excluded, shown
-separately), the ratios scipy/linear and scipy/general, and two parity checks: the linear
-and general paths on the same key (hence the same resamples) agree, and bvjax on scipy's
+Prints the median wall time over ``--repeats`` interleaved runs, each after an untimed
+call of the same method (compilation excluded, shown separately; without that call, the
+first jitted call after scipy's 800 MB of resamples are freed takes ~40% longer here),
+the ratios scipy/linear and scipy/general, and two parity checks: the linear and general
+paths on the same key (hence the same resamples) agree, and bvjax on scipy's
 own index stream (``default_rng(seed).integers(0, n, (B, n))``) gives scipy's interval to
 float32 accuracy. The machine's load average is printed with the table: timings taken
 under load are noisy, ratios less so since every method runs in the same minute.
@@ -38,11 +40,11 @@ import scipy.stats
 from absl import app, flags
 
 from bvjax import stats
-from launch._timing import median_time
+from launch._timing import interleaved
 
 _NUM_ITEMS = flags.DEFINE_list("num_items", ["10000"], "Sample sizes n to time.")
 _NUM_RESAMPLES = flags.DEFINE_integer("num_resamples", 10_000, "Bootstrap resamples B.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats per method (median reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 9, "Timed repeats per method, interleaved (median reported).")
 _CONFIDENCE = 0.95
 
 
@@ -82,9 +84,10 @@ def bench_row(n: int, b: int, repeats: int) -> str:
     lin = jax.block_until_ready(linear_ci(x, key, num_resamples=b))
     t_compile = time.perf_counter() - start
     gen = jax.block_until_ready(general_ci(x, key, num_resamples=b))
-    t_linear = median_time(functools.partial(linear_ci, x, key, num_resamples=b), repeats, warmup=False)
-    t_general = median_time(functools.partial(general_ci, x, key, num_resamples=b), repeats, warmup=False)
-    t_scipy = median_time(functools.partial(scipy_ci, x64, 0, b), repeats, warmup=False)
+    t = interleaved({"linear": functools.partial(linear_ci, x, key, num_resamples=b),
+                     "general": functools.partial(general_ci, x, key, num_resamples=b),
+                     "scipy": functools.partial(scipy_ci, x64, 0, b)}, repeats, settle=1)
+    t_linear, t_general, t_scipy = t["linear"], t["general"], t["scipy"]
     paths = float(np.max(np.abs(_flat(lin) - _flat(gen))))
     # Parity: bvjax on scipy's index stream gives scipy's interval (float32 vs float64).
     lo, hi, se = scipy_ci(x64, 0, b)
@@ -103,7 +106,7 @@ def main(argv):
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"Percentile bootstrap CI of the mean, B = {b} resamples, {int(100 * _CONFIDENCE)}%; backend "
           f"{jax.default_backend()} ({jax.device_count()} device(s), {os.cpu_count()} CPU cores, load average "
-          f"{load}); median of {_REPEATS.value} runs.")
+          f"{load}); median of {_REPEATS.value} interleaved runs.")
     header = (f"{'n':>7} | {'linear s':>8} | {'general s':>9} | {'scipy s':>8} | {'scipy/linear':>12} | "
               f"{'scipy/general':>13} | {'general/linear':>14} | {'compile s':>9} | {'linear-general':>14} | "
               f"{'vs scipy, its idx':>17} | agree")
