@@ -290,6 +290,17 @@ def test_hash_generator_multipliers_are_odd_with_many_transitions():
     assert len(np.unique(gammas)) > 19_990  # distinct keys, distinct multipliers
 
 
+def test_hash_generator_words_are_independent_at_short_lags():
+    from bvjax.stats._bootstrap import _hash_bits
+
+    # 4M consecutive words of one stream: the top 6 bits of a word and of the word `lag`
+    # later are independent (a chi-square test of the 64 x 64 table, expected from the margins).
+    top = np.asarray(_hash_bits(jax.random.key(11), 1, 4_000_000)).ravel().astype(np.int64) >> 26
+    for lag in (1, 2, 3, 4, 8, 16):
+        table = np.bincount((top[:-lag] << 6) + top[lag:], minlength=4096).reshape(64, 64)
+        assert scipy.stats.chi2_contingency(table)[1] > 1e-3, lag
+
+
 def test_hash_generator_rejects_counter_overflow():
     with pytest.raises(ValueError, match="num_resamples"):
         stats.bootstrap_indices(jax.random.key(0), num_items=2**16, num_resamples=2**16, generator="hash")
