@@ -14,8 +14,8 @@ GRPO rows: ``N`` samples in groups of ``--group_size`` given by an id per sample
 - ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` with the same shuffled ids but no
   ``num_groups``: ids spanning fewer than ``N`` consecutive integers are detected at run
   time and used directly (no hashing);
-- ``hashed``: the same with arbitrary int32 ids (distinct random 32-bit values, one per group): a
-  hash table gives each group a canonical id, no sort;
+- ``hashed``: the same with arbitrary int32 ids (distinct random 32-bit values, one per
+  group): a hash table gives each group a canonical id, no sort;
 - ``pallas``: the same with ``implementation="pallas"``, timed only on an accelerator
   (interpret mode on CPU is a correctness path, not a speed path);
 - ``loop``: a per-group Python loop in NumPy shaped like verl's
@@ -31,8 +31,9 @@ calls each), and the medians over ``--repeats`` repeats are compared, so a chang
 machine's load between paths does not enter the ratios.
 
 The compile table compiles each function for ``--compile_repeats`` shapes it has not seen
-and reports the median compile time (trace, lower and compile), the optimised HLO's size, the serialised executable's size and XLA's
-temporary buffer size (``compiled.memory_analysis()``).
+and reports the median compile time (trace, lower and compile) and, for the last shape,
+the optimised HLO's size, the serialised executable's size and XLA's temporary buffer
+size (``compiled.memory_analysis()``).
 """
 
 from __future__ import annotations
@@ -223,19 +224,22 @@ def main(argv):
                                        (jnp.ones((n // 8, 8)),), f"[{n // 8},8]"),
             "group_advantages ids": (functools.partial(group_advantages, implementation="xla"),
                                      (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
-            "group_advantages num_groups": (functools.partial(group_advantages, implementation="xla", num_groups=n // 8),
-                                        (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
+            "group_advantages num_groups": (functools.partial(group_advantages, implementation="xla",
+                                                              num_groups=n // 8),
+                                            (jnp.ones(n), jnp.zeros(n, jnp.int32)), f"[{n}]"),
             "hgpo_advantages K=4": (functools.partial(hgpo_advantages, history_length=4, implementation="xla"),
                                     (jnp.zeros((b, steps), jnp.int32), jnp.ones((b, steps)),
                                      jnp.ones((b, steps), bool), jnp.zeros(b, jnp.int32)), f"[{b},{steps}]"),
         }
 
-    for name in cases(0):
-        costs = [compile_cost(cases(i)[name][0], *cases(i)[name][1]) for i in range(repeats)]
+    shapes = [cases(i) for i in range(repeats)]
+    for name in shapes[0]:
+        costs = [compile_cost(fn, *args) for fn, args, _ in (shape[name] for shape in shapes)]
         seconds = float(np.median([c[0] for c in costs]))
         _, hlo, exe, temp = costs[-1]
-        print(f"{name:>27} | {cases(repeats - 1)[name][2]:>12} | {seconds:>9.3f} | {hlo / 1e3:>8.1f} | "
+        print(f"{name:>27} | {shapes[-1][name][2]:>12} | {seconds:>9.3f} | {hlo / 1e3:>8.1f} | "
               f"{exe / 1e3:>8.1f} | {temp / 1e3:>8.1f}")
+
 
 if __name__ == "__main__":
     app.run(main)

@@ -279,8 +279,8 @@ def _blocked_sums(table: jax.Array, num_resamples: int, length: int, *, indices:
 
     def block(b):
         idx = draw(b * rows, rows)
-        # indices in [0, M) by construction: no bounds check, and uint32 ones need no
-        # negative-index wrap
+        # indices in [0, M) by construction: no bounds check (and uint32 indices, as the
+        # hash path draws, need no negative-index wrap)
         values = [table[c].at[idx].get(mode="promise_in_bounds") for c in range(num_cols)]
         return jnp.stack([v @ ones for v in values], axis=-1)  # [rows, C]
 
