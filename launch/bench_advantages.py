@@ -6,9 +6,17 @@ r"""Benchmark of group-relative advantages: bvjax (XLA, Pallas) vs a plain segme
 GRPO rows: ``N`` samples in groups of ``--group_size`` given by an id per sample
 (shuffled, as a rollout buffer holds them). Columns:
 
-- ``plain``: the simplest correct jitted program with known dense ids: four operations,
-  count, sum, centred sum of squares (``jax.ops.segment_sum`` each) and the division;
-  no masks, no rescaling, no non-finite rule, no exact zero for all-equal groups;
+- ``plain``: the simplest jitted program with known dense ids: four operations, count,
+  sum, centred sum of squares (``jax.ops.segment_sum`` each) and the division; no masks,
+  no rescaling, no non-finite rule. It is not a correct program: the baseline table
+  printed first shows that it gives an all-equal group advantages of up to ~0.06 (groups
+  of 8 equal rewards 0.7; ~0.8 for 123.456 in groups of 5) instead of 0, because its mean
+  is rounded, and advantages of 0 for rewards near 1e20, because the squares overflow;
+- ``guarded``: the same program with the two numerical guarantees that the benchmark's
+  data needs: the rewards rescaled by a power of two (no finite reward overflows) and
+  shifted by a member of their group (a segment max), so an all-equal group centres to
+  exactly 0. Still no masks, no singleton or non-finite rule. ``ids/guarded`` is what the
+  library costs over the simplest program that is right on these inputs;
 - ``ids``: `bvjax.rl.group_advantages(rewards, group_ids, num_groups=N // group_size)`
   (ids promised dense: no hashing), with every guarantee of the library;
 - ``xla``: `bvjax.rl.group_advantages(rewards, group_ids)` with the same shuffled ids but no
@@ -111,6 +119,62 @@ def plain_segment_sum(rewards, ids, num_groups, eps=1e-6):
     return centred / (jnp.sqrt(m2 / (count - 1.0))[ids] + eps)
 
 
+def guarded_segment_sum(rewards, ids, num_groups, eps=1e-6):
+    """The plain program plus a power-of-two rescale and a member shift (see the module docstring).
+
+    An all-equal group centres to exactly 0 and gets advantages 0 (a select, since ``eps``
+    times the scale is flushed to 0 for rewards above ~1e32 and the division would be 0/0).
+    """
+    _, e = jnp.frexp(jnp.max(jnp.abs(rewards)))
+    scale = jnp.ldexp(jnp.ones((), rewards.dtype), -jnp.clip(e, -126, 126))  # 2^-e, a normal number
+    u = rewards * scale
+    count = jax.ops.segment_sum(jnp.ones_like(u), ids, num_groups)
+    shifted = u - jax.ops.segment_max(u, ids, num_groups)[ids]
+    centred = shifted - (jax.ops.segment_sum(shifted, ids, num_groups) / count)[ids]
+    m2 = jax.ops.segment_sum(centred * centred, ids, num_groups)
+    denom = jnp.sqrt(m2 / (count - 1.0))[ids] + eps * scale  # eps * scale may flush to 0 for huge rewards
+    return jnp.where(centred == 0, 0.0, centred / denom)
+
+
+def grpo_reference(rewards: np.ndarray, ids: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """GRPO advantages from the equation in float64 NumPy: (r - mean) / (std, ddof 1, + eps), per group."""
+    r = rewards.astype(np.float64)
+    out = np.empty_like(r)
+    for g in np.unique(ids):
+        sel = ids == g
+        out[sel] = (r[sel] - r[sel].mean()) / (r[sel].std(ddof=1) + eps)
+    return out
+
+
+def baseline_checks() -> dict[str, tuple[float, float]]:
+    """Per program: (max |advantage| over all-equal groups, max |error| for rewards near 1e20).
+
+    All-equal groups: groups of 8 and of 5 of the rewards 0.1, 0.7, 1/3 and 123.456 (float32),
+    whose advantages are exactly 0. Large rewards: 64 groups of 8 normal rewards times 1e20,
+    against `grpo_reference` in float64.
+    """
+    rng = np.random.default_rng(1)
+    equal = []
+    for size in (8, 5):
+        values = np.repeat(np.float32([0.1, 0.7, 1 / 3, 123.456]), size)
+        equal.append((values, np.repeat(np.arange(4), size).astype(np.int32), 4))
+    big = (rng.normal(size=512) * 1e20).astype(np.float32)
+    big_ids = rng.permutation(np.arange(512) // 8).astype(np.int32)
+    programs = {
+        "plain": plain_segment_sum,
+        "guarded": guarded_segment_sum,
+        "group_advantages": lambda r, g, k: group_advantages(r, g, num_groups=k, implementation="xla"),
+    }
+    out = {}
+    for name, fn in programs.items():
+        fn = jax.jit(fn, static_argnums=2)
+        zero = max(float(np.max(np.abs(np.asarray(fn(jnp.asarray(v), jnp.asarray(g), k))))) for v, g, k in equal)
+        err = float(np.max(np.abs(np.asarray(fn(jnp.asarray(big), jnp.asarray(big_ids), 64), np.float64)
+                                  - grpo_reference(big, big_ids))))
+        out[name] = (zero, err)
+    return out
+
+
 def copy_bandwidth() -> float:
     x = jnp.ones((1 << 24,), jnp.float32)
     f = jax.jit(lambda v: v * 2.0 + 1.0)
@@ -140,14 +204,21 @@ def main(argv):
     print(f"backend {jax.default_backend()}; jitted elementwise pass: {bandwidth:.1f} GB/s; jitted paths: median "
           f"over {_REPEATS.value} interleaved repeats of {_INNER.value} calls (loops: {_LOOP_REPEATS.value}), "
           "compilation excluded.")
+    print("\nBaselines on inputs with a known answer (float32; exactly 0, and a float64 reference)")
+    header = f"{'program':>17} | {'all-equal groups: max |adv|':>27} | {'rewards ~1e20: max |err|':>24}"
+    print(header + "\n" + "-" * len(header))
+    for name, (zero, err) in baseline_checks().items():
+        print(f"{name:>17} | {zero:>27.2e} | {err:>24.2e}")
     print(f"\nGRPO, groups of {_GROUP.value}, shuffled ids")
-    header = (f"{'N':>8} | {'plain s':>9} | {'ids s':>9} | {'xla s':>9} | {'hashed s':>9} | {'pallas s':>9} | "
-              f"{'loop s':>8} | {'ids/plain':>9} | {'xla/plain':>9} | {'hash/plain':>10} | {'loop/ids':>8} | "
-              f"{'loop/hash':>9} | {'ids GB/s':>8} | {'of copy':>7} | max |xla-loop|")
+    header = (f"{'N':>8} | {'plain s':>9} | {'guarded s':>9} | {'ids s':>9} | {'xla s':>9} | {'hashed s':>9} | "
+              f"{'pallas s':>9} | {'loop s':>8} | {'ids/plain':>9} | {'ids/guarded':>11} | {'xla/plain':>9} | "
+              f"{'hash/plain':>10} | {'loop/ids':>8} | {'loop/hash':>9} | {'ids GB/s':>8} | {'of copy':>7} | "
+              "max |xla-loop|")
     print(header + "\n" + "-" * len(header))
     rng = np.random.default_rng(0)
     grpo = jax.jit(group_advantages, static_argnames=("implementation", "num_groups"))
     plain = jax.jit(plain_segment_sum, static_argnames=("num_groups",))
+    guarded = jax.jit(guarded_segment_sum, static_argnames=("num_groups",))
     for n in (int(v) for v in _SIZES.value):
         groups = n // _GROUP.value
         ids = rng.permutation(np.arange(n) // _GROUP.value).astype(np.int32)
@@ -158,6 +229,7 @@ def main(argv):
         r, g, h = jnp.asarray(scores), jnp.asarray(ids), jnp.asarray(hashes)
         paths = {
             "plain": lambda r=r, g=g, k=groups: plain(r, g, k),
+            "guarded": lambda r=r, g=g, k=groups: guarded(r, g, k),
             "ids": lambda r=r, g=g, k=groups: grpo(r, g, implementation="xla", num_groups=k),
             "xla": lambda r=r, g=g: grpo(r, g, implementation="xla"),
             "hashed": lambda r=r, h=h: grpo(r, h, implementation="xla"),
@@ -173,8 +245,9 @@ def main(argv):
                   for out in (grpo(r, h, implementation="xla"), grpo(r, g, implementation="xla"),
                               grpo(r, g, implementation="xla", num_groups=groups)))
         gbs = 3 * 4 * n / t["ids"] / 1e9
-        print(f"{n:>8} | {t['plain']:>9.5f} | {t['ids']:>9.5f} | {t['xla']:>9.5f} | {t['hashed']:>9.5f} | "
-              f"{t_pallas} | {t_loop:>8.3f} | {t['ids'] / t['plain']:>8.2f}x | {t['xla'] / t['plain']:>8.2f}x | "
+        print(f"{n:>8} | {t['plain']:>9.5f} | {t['guarded']:>9.5f} | {t['ids']:>9.5f} | {t['xla']:>9.5f} | "
+              f"{t['hashed']:>9.5f} | {t_pallas} | {t_loop:>8.3f} | {t['ids'] / t['plain']:>8.2f}x | "
+              f"{t['ids'] / t['guarded']:>10.2f}x | {t['xla'] / t['plain']:>8.2f}x | "
               f"{t['hashed'] / t['plain']:>9.2f}x | {t_loop / t['ids']:>8.0f} | {t_loop / t['hashed']:>9.0f} | "
               f"{gbs:>8.2f} | {gbs / bandwidth:>7.1%} | {err:.1e}")
 
