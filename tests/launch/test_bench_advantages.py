@@ -36,7 +36,7 @@ def _grpo_float64(rewards, ids, eps=1e-6):
 def test_guarded_baseline_is_right_where_the_plain_one_is_not(magnitude):
     # The benchmark's `guarded` baseline must be a correct program on its inputs: all-equal
     # groups give exactly 0 and huge or tiny rewards match a float64 reference.
-    from launch.bench_advantages import guarded_segment_sum
+    from launch._grpo_baselines import guarded_segment_sum
 
     rng = np.random.default_rng(0)
     spread = (rng.normal(size=(40, 8)) * magnitude).astype(np.float32)
@@ -53,7 +53,7 @@ def test_guarded_baseline_is_right_where_the_plain_one_is_not(magnitude):
 
 
 def test_baseline_table_values():
-    from launch.bench_advantages import baseline_checks
+    from launch._grpo_baselines import baseline_checks
 
     checks = baseline_checks()
     assert set(checks) == {"plain", "guarded", "group_advantages"}
