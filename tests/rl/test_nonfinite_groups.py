@@ -90,11 +90,16 @@ def test_masked_nonfinite_has_no_effect(bad):
 
 
 @pytest.mark.parametrize("bad", BAD)
-def test_singleton_nonfinite_is_nan(bad):
-    r = np.array([1.0, bad, 3.0, 5.0], np.float32)
+@pytest.mark.parametrize("kw", [{}, {"num_groups": 3}, {"singleton": "zero"}, {"num_groups": 3, "singleton": "zero"}])
+def test_singleton_nonfinite_is_nan(bad, kw):
+    # The XLA path gathers one signed factor per group (the sign marks a "raw" singleton):
+    # a non-finite singleton must still be NaN under either rule, a finite one r / (1 + eps) or 0.
+    r = np.array([-2.0, bad, 3.0, 5.0], np.float32)
     ids = np.array([0, 1, 2, 2])
-    got = np.asarray(rl.group_advantages(r, ids))
+    got = np.asarray(rl.group_advantages(r, ids, **kw))
     assert np.isnan(got[1]) and np.all(np.isfinite(got[[0, 2, 3]]))
+    raw = kw.get("singleton", "raw") == "raw"
+    np.testing.assert_allclose(got[[0, 2, 3]], [-2.0 / (1 + 1e-6) if raw else 0.0, -0.7071063, 0.7071063], rtol=1e-5)
     got = np.asarray(rl.rloo_advantages(r, ids))
     assert np.isnan(got[1]) and np.all(np.isfinite(got[[0, 2, 3]]))
 
