@@ -56,6 +56,11 @@ def pow2_scale(values, valid, axis=None):
     float32, ``[-1022, 1022]`` in float64, so that both ``s`` and ``1/s`` are normal
     numbers: a subnormal scale would be flushed to zero).
 
+    ``valid=None`` (every entry valid) with ``axis=1`` is for one group per row: a row
+    with a non-finite entry is all NaN whatever its scale, so the maximum is taken over
+    ``|values|`` with no select. The reduction then fuses with its input, and the dense
+    ``[P, G]`` program compiles one loop fusion fewer (~0.1 -> ~0.085 s at ``[8192, 8]``).
+
     Multiplying by ``s`` is exact and, unlike `jnp.ldexp` on every entry (about eight
     elementwise operations), fuses into its neighbours at the cost of one multiply. The
     exponent and both powers come from the float's bits (`bvjax._numerics.frexp_exponent`,
@@ -63,8 +68,13 @@ def pow2_scale(values, valid, axis=None):
     than half of the dense path's program (136 of 236 jaxpr equations).
     """
     info = jnp.finfo(values.dtype)
-    top = jnp.max(jnp.where(valid & jnp.isfinite(values), jnp.abs(values), 0.0), axis=axis, initial=0.0,
-                  keepdims=axis is not None)
+    if valid is None:
+        if axis != 1:
+            raise ValueError(f"valid: None only with axis=1 (one group per row), got axis={axis!r}")
+        top = jnp.max(jnp.abs(values), axis=1, initial=0.0, keepdims=True)
+    else:
+        top = jnp.max(jnp.where(valid & jnp.isfinite(values), jnp.abs(values), 0.0), axis=axis, initial=0.0,
+                      keepdims=axis is not None)
     e = jnp.clip(_numerics.frexp_exponent(top), info.minexp, -info.minexp)
     return _numerics.exp2_int(-e, values.dtype), _numerics.exp2_int(e, values.dtype)
 
@@ -129,7 +139,7 @@ def _group_advantages(rewards, group_ids, mask, num_groups, implementation, **fa
         return jnp.zeros(rewards.shape, out_dtype)
     r = rewards.astype(out_dtype)
     if group_ids is None:  # dense [P, G]: one power-of-two scale per row
-        scale, inv = pow2_scale(r, valid, axis=1)
+        scale, inv = pow2_scale(r, None if mask is None else valid, axis=1)
         if _dispatch.uses_kernel(impl):
             count, centred, m2 = grouped_advantage.dense_group_stats(
                 r * scale, valid, interpret=_dispatch.kernel_interpret(impl))
