@@ -122,3 +122,13 @@ def test_segment_stats_all_equal_group_centres_to_exactly_zero():
         _count, centred, m2 = _segments.segment_stats(values, jnp.ones(m, bool), [ids], num)
         np.testing.assert_array_equal(np.asarray(centred), 0.0)
         np.testing.assert_array_equal(np.asarray(m2), 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.complex64])
+def test_materialise_is_the_identity(dtype):
+    x = (np.random.default_rng(0).normal(size=37) * 100).astype(dtype)
+    x[3] = 0
+    for fn in (_segments.materialise, jax.jit(_segments.materialise)):
+        got = np.asarray(fn(jnp.asarray(x)))
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(got, x)

@@ -163,10 +163,12 @@ def _group_advantages(rewards, group_ids, mask, num_groups, implementation, **fa
         seg, size, shift = _segments.segment_index(u, valid, [group_ids], num_groups)
         count, centred, m2, offset = _segments.segment_moments(u, seg, size, shift)
         f, g = group_factors(count, m2, offset, scale, inv, **factors)
-        # the barrier keeps the factors a per-group array: fused into the gather, XLA:CPU
-        # recomputed them once per entry (the costliest fusion of the path at 64k and 1M)
-        h = _segments.take(jax.lax.optimization_barrier(signed_factor(count, f, g)), seg)
-        adv = jnp.where(jnp.signbit(h), r * -h, centred * h)
+        if 4 * (size + 1) <= r.shape[0]:  # few groups: the factors once per group, one real gather
+            h = _segments.take(_segments.materialise(signed_factor(count, f, g)), seg)
+            adv = jnp.where(jnp.signbit(h), r * -h, centred * h)
+        else:  # a segment per row (ids not promised dense): fused into the gather, one complex gather
+            fg = _segments.take(jax.lax.complex(f, g), seg)
+            adv = centred * jnp.real(fg) + r * jnp.imag(fg)
     return jax.lax.stop_gradient(jnp.where(valid, adv, 0.0))
 
 

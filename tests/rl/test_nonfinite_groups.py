@@ -94,12 +94,18 @@ def test_masked_nonfinite_has_no_effect(bad):
 def test_singleton_nonfinite_is_nan(bad, kw):
     # The XLA path gathers one signed factor per group (the sign marks a "raw" singleton):
     # a non-finite singleton must still be NaN under either rule, a finite one r / (1 + eps) or 0.
-    r = np.array([-2.0, bad, 3.0, 5.0], np.float32)
-    ids = np.array([0, 1, 2, 2])
-    got = np.asarray(rl.group_advantages(r, ids, **kw))
-    assert np.isnan(got[1]) and np.all(np.isfinite(got[[0, 2, 3]]))
-    raw = kw.get("singleton", "raw") == "raw"
-    np.testing.assert_allclose(got[[0, 2, 3]], [-2.0 / (1 + 1e-6) if raw else 0.0, -0.7071063, 0.7071063], rtol=1e-5)
+    # With num_groups=3 and 16 entries (12 of them out of range) the few-groups branch runs.
+    for pad in (0, 12):
+        r = np.array([-2.0, bad, 3.0, 5.0] + [7.0] * pad, np.float32)
+        ids = np.array([0, 1, 2, 2] + [-1] * pad)
+        if pad and "num_groups" not in kw:
+            continue
+        got = np.asarray(rl.group_advantages(r, ids, **kw))
+        assert np.isnan(got[1]) and np.all(np.isfinite(got[[0, 2, 3]])), got
+        raw = kw.get("singleton", "raw") == "raw"
+        np.testing.assert_allclose(got[[0, 2, 3]], [-2.0 / (1 + 1e-6) if raw else 0.0, -0.7071063, 0.7071063],
+                                   rtol=1e-5)
+        np.testing.assert_array_equal(got[4:], 0.0)
     got = np.asarray(rl.rloo_advantages(r, ids))
     assert np.isnan(got[1]) and np.all(np.isfinite(got[[0, 2, 3]]))
 
