@@ -16,8 +16,8 @@ Where the time goes (XLA:CPU, 2 cores, 64k rows in 8k groups; per-op costs measu
 chaining 20 copies of one op in a jitted function, so the call overhead divides out):
 a scatter-add or scatter-max of one column costs ~60-80 us, a gather ~65 us, a fused
 elementwise pass a few us, but `jnp.ldexp` on every entry ~235 us and `jnp.frexp`
-~35 us; a scatter of two real columns costs twice one column, a complex64 scatter about
-the same as one real column. The compiled HLO of the earlier path held four scatters
+~35 us; a scatter of two real columns costs twice one column, a complex64 scatter
+~1.4x one real column. The compiled HLO of the earlier path held four scatters
 (count, max, shifted sum, squares), four gathers and two per-entry ``ldexp`` rescalings:
 the rescalings alone were more than half of its time. The path here keeps the same
 guarantees with three scatters (max shift, count + shifted sum as one complex scatter,
@@ -45,10 +45,28 @@ of the complex one, and drop-mode scatters on the raw ids (within the noise). Ha
 round; the table's fill is not the cost (a table stamped with the round, filled once, was
 no faster), the random scatter-min and gathers into it are.
 
+A per-fusion profile (``jax.profiler.trace``, then the trace's per-op durations) showed
+one more cost: XLA:CPU fuses an elementwise producer into a gather that reads it and
+evaluates it once per gathered row, so the per-group factors (~60 scalar operations) were
+computed once per entry. `materialise` computes them once per group where there are
+few groups (``jax.lax.optimization_barrier`` does not help: it is removed before fusion).
+With it, the dense-ids path runs at 0.85-1.06x of ``guarded`` in
+``launch/bench_advantages.py``, the plain program plus only a power-of-two rescale and
+a member shift. ``guarded`` is itself 1.3-1.5x the plain program, and the plain program
+is not correct: all-equal groups get advantages up to ~0.8 instead of 0 (a rounded
+mean), and rewards near 1e20 get 0 (overflowing squares). Also rejected: the rescale's
+maximum from the integer bits (slower), the max shift's corrected sums (``sum d`` and
+``sum d^2`` in one ``[M, 3]`` or complex scatter, ~1.5x), independent scatters arranged
+to run side by side (no faster), and for ``[P, G]`` rows as ``G`` unrolled columns (one
+fusion, but 0.27 s to compile at ``G = 8`` and 11.5 s at ``G = 64``).
+
 Compile time: ``jnp.frexp`` and ``jnp.ldexp`` were 136 of the 236 jaxpr equations of the
 dense ``[P, G]`` path; the scale now comes from the float's bits (`bvjax._numerics.frexp_exponent`,
 `bvjax._numerics.exp2_int`). The hash table's ``while_loop`` adds ~0.08 s of XLA compile
-on its own (one unrolled round compiles in ~0.09 s, the loop in ~0.17 s).
+on its own (one unrolled round compiles in ~0.09 s, the loop in ~0.17 s). Compile time
+follows the number of loop fusions (~10-30 ms each); a reduction whose input is a select,
+a comparison or a bitcast cannot join XLA:CPU's YNNPACK reduction fusion and becomes a
+loop fusion of its own, hence the unmasked ``[P, G]`` scale without a select.
 """
 
 from __future__ import annotations
