@@ -117,19 +117,7 @@ def reinforce_pp_baseline_advantages(rewards: jax.Array, group_ids: jax.Array, m
 
 
 def _group_centre(rewards, group_ids):
-    """r_i minus its group's mean (singleton: r_i), in the rewards' dtype."""
+    """r_i minus its group's mean (singleton: r_i), in the rewards' dtype (float64 computed in float64)."""
     if rewards.shape[0] == 0:
         return rewards
-    if rewards.dtype == jnp.float64:
-        # group_advantages computes in float32; recompute exactly in float64.
-        order = jnp.argsort(group_ids)
-        ids = group_ids[order]
-        seg = jnp.cumsum(jnp.concatenate([jnp.zeros(1, jnp.int32),
-                                          (ids[1:] != ids[:-1]).astype(jnp.int32)]))
-        n = rewards.shape[0]
-        total = jax.ops.segment_sum(rewards[order], seg, n)
-        count = jax.ops.segment_sum(jnp.ones(n, rewards.dtype), seg, n)
-        centred = rewards[order] - total[seg] / count[seg]
-        centred = jnp.where(count[seg] == 1, rewards[order], centred)
-        return jnp.zeros_like(rewards).at[order].set(centred)
     return group_advantages(rewards, group_ids, normalize=False, singleton="raw").astype(rewards.dtype)
