@@ -299,6 +299,21 @@ def test_reinforce_pp_baseline_matches_definition(seed, mask, ids, jit, x64):
     np.testing.assert_allclose(out, ref, rtol=1e-4 if not x64 else 1e-10, atol=1e-4 if not x64 else 1e-10)
 
 
+@pytest.mark.parametrize("x64", [False, True])
+def test_reinforce_pp_baseline_constant_groups_are_zero(x64):
+    # Every group constant: every centred reward is exactly 0, so with eps=0 the whitened
+    # advantages are 0. A plain float64 group mean had left 0.1-groups at -1.4e-17, which
+    # the whitening (std ~1e-17) blew up to -0.77 and 1.16.
+    r = np.array([0.1, 0.1, 0.1, 1.0, 1.0, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3])
+    ids = np.repeat([0, 1, 2], [3, 2, 7])
+    with jax.enable_x64(x64):
+        dtype = jnp.float64 if x64 else jnp.float32
+        out = reinforce_pp_baseline_advantages(jnp.asarray(r, dtype), jnp.asarray(ids), jnp.ones((12, 2), bool),
+                                               eps=0.0)
+        assert out.dtype == dtype
+    np.testing.assert_array_equal(np.asarray(out), 0.0)
+
+
 def test_reinforce_pp_baseline_matches_verl():
     rng = np.random.default_rng(8)
     ids = np.array([0, 0, 1, 1, 1, 2, 3, 3])
