@@ -42,7 +42,8 @@ def masked_whiten(x: jax.Array, mask: jax.Array, *, shift_mean: bool = True,
     valid entry has :math:`s^2 := 0`, so it returns 0 (or :math:`\mu` = the entry itself
     with ``shift_mean=False``). The mean and variance are computed in two passes on the
     values rescaled by an exact power of two, so magnitudes near the dtype's limit do not
-    overflow in the squares.
+    overflow in the squares, and shifted by the largest valid entry, so entries that are
+    all equal whiten to exactly 0 (also with ``eps=0``).
 
     Args:
         x: float array of any shape (e.g. [B, T] advantages).
@@ -78,8 +79,14 @@ def masked_whiten(x: jax.Array, mask: jax.Array, *, shift_mean: bool = True,
     e = _scale_exponent(x, mask)
     xs = jnp.where(mask, jnp.ldexp(x, -e), 0.0)
     n = jnp.sum(mask).astype(dtype)
-    mean = jnp.sum(xs) / jnp.maximum(n, 1.0)
-    centred = jnp.where(mask, xs - mean, 0.0)
+    # shifted by a valid entry (the largest): entries that are all equal centre to exactly
+    # 0, where a rounded mean left them at ~1e-17 and the division by their std made that 1
+    shift = jnp.max(jnp.where(mask, xs, -jnp.inf), initial=-jnp.inf)
+    shift = jnp.where(n > 0, shift, 0.0)
+    d = jnp.where(mask, xs - shift, 0.0)
+    offset = jnp.sum(d) / jnp.maximum(n, 1.0)
+    mean = shift + offset
+    centred = jnp.where(mask, d - offset, 0.0)
     var = jnp.sum(centred * centred) / jnp.maximum(n - 1.0, 1.0)
     std = jnp.where(var > 0, jnp.sqrt(jnp.where(var > 0, var, 1.0)), 0.0)
     # sqrt(s^2 + eps) in the scaled domain: hypot(s', sqrt(eps) 2^-e), no overflow; the

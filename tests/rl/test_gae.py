@@ -174,6 +174,19 @@ def test_masked_whiten_edges():
     # All equal: exactly 0, also with eps = 0 (no 0/0).
     np.testing.assert_array_equal(masked_whiten(jnp.full((2, 2), 3.0), jnp.ones((2, 2), bool), eps=0.0),
                                   np.zeros((2, 2)))
+    # ... for values whose mean rounds (0.1 x 7 had whitened to +-0.93 with eps = 0), next to
+    # masked entries holding other values, in float32 and float64.
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            dtype = jnp.float64 if x64 else jnp.float32
+            for value in (0.1, 0.7, 1 / 3):
+                for n in (7, 100, 1000):
+                    xs = jnp.full((2, n), value, dtype).at[1, 0].set(-5.0)
+                    keep = jnp.ones((2, n), bool).at[1, 0].set(False)
+                    for eps in (0.0, 1e-8):
+                        np.testing.assert_array_equal(masked_whiten(xs, keep, eps=eps), 0.0)
+                    np.testing.assert_array_equal(masked_whiten(xs, keep, shift_mean=False)[keep],
+                                                  np.asarray(dtype(value)))
     # Extreme magnitudes: whitening is scale-free, so 1e30 * x whitens like x (eps = 0).
     base = np.array([[1.0, -2.0, 0.5, 3.0]], np.float32)
     m = jnp.ones((1, 4), bool)
