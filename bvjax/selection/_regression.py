@@ -186,10 +186,14 @@ def _standardizer(x, w, standardize):
     n = jnp.maximum(jnp.sum(w), 1.0)
     if not standardize:
         return jnp.zeros(x.shape[1], x.dtype), jnp.ones(x.shape[1], x.dtype)
-    mu = jnp.sum(w[:, None] * x, axis=0) / n
-    var = jnp.sum(w[:, None] * (x - mu) ** 2, axis=0) / n
+    # shifted by a row that counts (the largest weight): a constant column centres to exactly
+    # 0 and keeps sd 1, where a rounded mean gave it sd ~1e-8 and standardised values of +-1
+    ref = x[jnp.argmax(w)]
+    d = x - ref
+    offset = jnp.sum(w[:, None] * d, axis=0) / n
+    var = jnp.sum(w[:, None] * (d - offset) ** 2, axis=0) / n
     sd = jnp.sqrt(var)
-    return mu, jnp.where(sd > 0, sd, 1.0)
+    return ref + offset, jnp.where(sd > 0, sd, 1.0)
 
 
 def _nll(params, z, yoh, w):

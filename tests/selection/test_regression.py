@@ -202,6 +202,27 @@ def test_cv_matches_per_fold_sklearn(x64):
     assert np.all((np.asarray(mis.cv_loss) >= 0) & (np.asarray(mis.cv_loss) <= 1))
 
 
+@pytest.mark.parametrize("lam", [0.0, 0.01])
+def test_lasso_constant_columns_change_nothing(x64, lam):
+    # A constant column standardises to 0 (sd 1), so it gets coefficient 0 and the fit is
+    # the fit without it. A rounded mean had given the column 0.1 an sd of ~2e-8 and, at
+    # lam = 0, a coefficient of ~2.5e5 with intercepts of ~3e4 (same predictions).
+    rng = np.random.default_rng(0)
+    xr = rng.normal(size=(200, 3))
+    y = (xr[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(np.int32)
+    x = np.column_stack([xr, np.full(200, 0.1), np.full(200, 0.7)])
+    for dtype in (np.float32, np.float64):
+        with_const = multinomial_lasso_fit(jnp.asarray(x, dtype), jnp.asarray(y), num_classes=2, lam=lam,
+                                           num_iters=5000)
+        without = multinomial_lasso_fit(jnp.asarray(x[:, :3], dtype), jnp.asarray(y), num_classes=2, lam=lam,
+                                        num_iters=5000)
+        np.testing.assert_array_equal(np.asarray(with_const.coef)[:, 3:], 0.0)
+        np.testing.assert_allclose(with_const.objective, without.objective, rtol=1e-6)
+        # two classes: only the difference of the class coefficients is identified at lam = 0
+        np.testing.assert_allclose(np.diff(with_const.coef[:, :3], axis=0), np.diff(without.coef, axis=0), atol=1e-3)
+        np.testing.assert_allclose(np.diff(with_const.intercept), np.diff(without.intercept), atol=1e-3)
+
+
 def test_lasso_shape_errors():
     x, y = jnp.ones((5, 2)), jnp.zeros(5, jnp.int32)
     with pytest.raises(ValueError, match="y"):
