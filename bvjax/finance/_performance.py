@@ -63,8 +63,11 @@ def cumulative_wealth(returns: jax.Array, *, initial: float = 1.0) -> jax.Array:
 
 def _ratio(active: jax.Array, periods_per_year: float, ddof: int) -> jax.Array:
     t = active.shape[-1]
-    mean = jnp.mean(active, axis=-1)
-    sd = jnp.std(active, axis=-1, ddof=ddof if t > ddof else 0)
+    # shifted by the first period: constant returns have sd exactly 0 (a rounded mean gave
+    # 0.001 x 12 an sd of ~1e-10 and a Sharpe ratio of ~1e8)
+    shift = active[..., :1]
+    mean = jnp.sum(shift, axis=-1) + jnp.mean(active - shift, axis=-1)  # T = 0: NaN, as before
+    sd = jnp.std(active - shift, axis=-1, ddof=ddof if t > ddof else 0)
     ok = sd > 0
     ratio = jnp.where(ok, jnp.sqrt(periods_per_year) * mean / jnp.where(ok, sd, 1.0), 0.0)
     # zero dispersion reads 0; an undefined one (a NaN or inf return: sd is NaN) stays NaN

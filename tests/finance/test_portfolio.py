@@ -83,6 +83,20 @@ def test_ratios_match_numpy_and_spec_check():
     assert sharpe_ratio(jnp.zeros((3, 7))).shape == (3,)
 
 
+@pytest.mark.parametrize("x64", [False, True])
+def test_constant_returns_have_zero_ratio(x64):
+    # Zero dispersion reads 0 also when the mean rounds: 0.001 x 12 had a float32 sd of
+    # ~1e-10 and a Sharpe ratio of ~1.3e8.
+    with jax.enable_x64(x64):
+        dtype = jnp.float64 if x64 else jnp.float32
+        for value in (0.001, 0.1, 0.0003):
+            for t in (12, 252):
+                r = jnp.full((2, t), value, dtype)
+                np.testing.assert_array_equal(np.asarray(sharpe_ratio(r)), 0.0)
+                np.testing.assert_array_equal(float(information_ratio(r[0] + 0.01, jnp.full(t, 0.01, dtype))), 0.0)
+                np.testing.assert_array_equal(float(sharpe_ratio(r[0], risk_free=value / 3)), 0.0)
+
+
 def test_wealth_drawdown_portfolio_returns():
     rng = np.random.default_rng(2)
     r = rng.normal(0, 0.3, (50, 4))
