@@ -131,3 +131,16 @@ def test_contract_errors():
         stats.sharpe_ratio_at_k(jnp.ones(4), jnp.ones(4), 0.0, max_k=5)
     with pytest.raises(ValueError, match="baseline"):
         stats.sharpe_ratio_at_k(jnp.ones(4), jnp.ones(4), jnp.ones(2))
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_equal_true_values_have_zero_std(x64):
+    # Equal values have std exactly 0 (so a positive gain reads inf, from k = 2 on), also
+    # when their mean rounds: 0.1 x 7 had a float32 std of ~1e-8 and a ratio of ~1.2e7.
+    with jax.enable_x64(x64):
+        dtype = jnp.float64 if x64 else jnp.float32
+        for value in (0.1, 0.7, 1 / 3):
+            m = stats.sharpe_ratio_at_k(jnp.full(12, value, dtype), jnp.arange(12.0, dtype=dtype), 0.0)
+            np.testing.assert_array_equal(np.asarray(m.std)[1:], 0.0)
+            np.testing.assert_array_equal(np.asarray(m.sharpe_ratio)[1:], np.inf)
+            np.testing.assert_array_equal(np.asarray(m.mean), np.asarray(dtype(value)))
