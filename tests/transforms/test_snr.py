@@ -89,6 +89,10 @@ def test_edge_cases():
     # identical micro-gradients: zero noise -> factor 1, SNR inf, no NaN
     out, st_ = tx.update({"w": jnp.ones(3)}, tx.init(g), micro_grads={"w": jnp.ones((4, 3))})
     assert float(st_.scale) == 1.0 and np.isinf(float(st_.snr))
+    # ... also when their mean rounds (0.1 x 7 had noise ~1e-16 and an SNR of ~1e15)
+    for value in (0.1, 0.7, 1 / 3):
+        _, st_ = tx.update({"w": jnp.full(3, value)}, tx.init(g), micro_grads={"w": jnp.full((7, 3), value)})
+        assert float(st_.noise) == 0.0 and np.isinf(float(st_.snr)), (value, st_)
     # all-zero gradients: no NaN
     out, st_ = tx.update(g, tx.init(g), micro_grads={"w": jnp.zeros((4, 3))})
     assert np.all(np.isfinite(np.asarray(out["w"])))
