@@ -82,7 +82,10 @@ def seed_stats(scores: jax.Array, *, ddof: int = 1) -> SeedStats:
     if shape["K"] - ddof < 1:
         raise ValueError(f"scores: expected [K, ...] with K > ddof={ddof}, got shape {tuple(jnp.shape(scores))}")
     s = _as_float(scores)
-    return SeedStats(jnp.mean(s, axis=0), jnp.std(s, axis=0, ddof=ddof))
+    # shifted by the first seed: equal scores have std exactly 0 (a rounded mean gave seven
+    # seeds of 0.1 a std of ~1e-8 and a signal-to-noise ratio of ~1.2e7 instead of inf)
+    shift = jnp.where(jnp.isfinite(s[0]), s[0], 0.0)
+    return SeedStats(shift + jnp.mean(s - shift, axis=0), jnp.std(s - shift, axis=0, ddof=ddof))
 
 
 def signal_to_noise(scores: jax.Array, *, baseline: float = 0.0, ddof: int = 1) -> jax.Array:

@@ -187,3 +187,16 @@ def test_fit_irt2pl_mask_ignores_unobserved(x64):
     f2 = stats.fit_irt2pl(jnp.asarray(garbage), mask=jnp.asarray(mask), num_steps=100)
     np.testing.assert_allclose(f1.theta, f2.theta, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(f1.a, f2.a, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_equal_seed_scores_have_zero_std(dtype):
+    # Equal scores have std exactly 0, so the signal-to-noise ratio is inf, also when their
+    # mean rounds: seven seeds of 0.1 had a float32 std of ~1e-8 and an SNR of ~1.2e7.
+    with jax.enable_x64(dtype == "float64"):
+        for value in (0.1, 0.7, 1 / 3):
+            scores = jnp.full((7, 3), value, dtype)
+            mean, std = stats.seed_stats(scores)
+            np.testing.assert_array_equal(np.asarray(std), 0.0)
+            np.testing.assert_array_equal(np.asarray(mean), np.asarray(scores[0]))
+            np.testing.assert_array_equal(np.asarray(stats.signal_to_noise(scores, baseline=0.05)), np.inf)
