@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from launch._grpo_baselines import baseline_checks, guarded_segment_sum
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -33,11 +35,9 @@ def _grpo_float64(rewards, ids, eps=1e-6):
 
 
 @pytest.mark.parametrize("magnitude", [1.0, 1e-20, 1e20, 1e30])
-def test_guarded_baseline_is_right_where_the_plain_one_is_not(magnitude):
+def test_guarded_baseline_zeroes_equal_groups_and_matches_float64(magnitude):
     # The benchmark's `guarded` baseline must be a correct program on its inputs: all-equal
     # groups give exactly 0 and huge or tiny rewards match a float64 reference.
-    from launch._grpo_baselines import guarded_segment_sum
-
     rng = np.random.default_rng(0)
     spread = (rng.normal(size=(40, 8)) * magnitude).astype(np.float32)
     equal = np.repeat(np.float32([0.1, 0.7, 1 / 3, 123.456])[:, None] * np.float32(magnitude), 8, axis=1)
@@ -48,13 +48,10 @@ def test_guarded_baseline_is_right_where_the_plain_one_is_not(magnitude):
     fn = jax.jit(guarded_segment_sum, static_argnums=2)
     got = np.asarray(fn(jnp.asarray(rewards), jnp.asarray(ids), 44))
     np.testing.assert_array_equal(got[ids >= 40], 0.0)
-    np.testing.assert_allclose(got, _grpo_float64(rewards, ids),
-                               rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(got, _grpo_float64(rewards, ids), rtol=2e-5, atol=2e-5)
 
 
 def test_baseline_table_values():
-    from launch._grpo_baselines import baseline_checks
-
     checks = baseline_checks()
     assert set(checks) == {"plain", "guarded", "group_advantages"}
     for name in ("guarded", "group_advantages"):
