@@ -60,6 +60,26 @@ maximum from the integer bits (slower), the max shift's corrected sums (``sum d`
 to run side by side (no faster), and for ``[P, G]`` rows as ``G`` unrolled columns (one
 fusion, but 0.27 s to compile at ``G = 8`` and 11.5 s at ``G = 64``).
 
+Three more costs of that kind, found in the same profile and removed:
+
+- XLA:CPU splits an elementwise loop it deems costly (a division, a square root) into
+  one partition per thread and vectorises a partition only when its length is a multiple
+  of the vector width. The per-group arrays had ``S + 1`` entries (8,193 for 8,192
+  groups), so the per-group factors ran as scalar code: ~45 us, against ~15 us at
+  8,256. They now have `buckets` entries, a multiple of 128.
+- A scatter's updates are always materialised: the max-shift scatter read a rescaled
+  copy of the rewards (one more pass over the rows). The shift now comes from the raw
+  rewards and is rescaled per row where it is used: a power-of-two rescaling is exact
+  and monotone, so it is the same member, bit for bit.
+- jnp wraps negative int32 indices with a select per row, in every gather and in the
+  index array of every scatter; segment indices are uint32 (`unsigned`), which jnp uses
+  as they are, and the rows' validity is read back from them (``seg < S``), so the
+  passes read the rewards and one index array.
+
+Together (same machine, interleaved, medians): the dense-ids path went from ~0.90-0.95x
+of ``guarded`` to ~0.80-0.85x, i.e. ~1.25-1.3x the plain program at 64k; the
+per-fusion time of the shuffled-ids path fell by ~10%.
+
 Compile time: ``jnp.frexp`` and ``jnp.ldexp`` were 136 of the 236 jaxpr equations of the
 dense ``[P, G]`` path; the scale now comes from the float's bits (`bvjax._numerics.frexp_exponent`,
 `bvjax._numerics.exp2_int`). The hash table's ``while_loop`` adds ~0.08 s of XLA compile
@@ -184,9 +204,27 @@ def int32_ids(ids: jax.Array) -> jax.Array:
 PROMISE = "promise_in_bounds"  # every segment index below is in range by construction
 
 
+def buckets(num_segments: int) -> int:
+    """Length of the per-segment arrays: ``num_segments + 1`` (the last one collects the
+    rows that take no part), rounded up to a multiple of 128.
+
+    XLA:CPU splits an elementwise loop it deems costly (a division, a square root) into
+    partitions, one per thread, and vectorises a partition only when its length is a
+    multiple of the vector width: at 8,193 groups the per-group factors ran as scalar
+    code, 2-3x slower than at 8,256 (the trailing buckets are empty and never read).
+    """
+    return -(-(num_segments + 1) // 128) * 128
+
+
+def unsigned(seg: jax.Array) -> jax.Array:
+    """Segment indices as uint32: jnp then indexes with them as they are, where int32
+    indices get a select per row that wraps negative ones (a free cast instead)."""
+    return seg.astype(jnp.uint32)
+
+
 def take(table: jax.Array, seg: jax.Array) -> jax.Array:
     """``table[seg]`` for indices known to be in range (no bounds check in the gather)."""
-    return table.at[seg].get(mode=PROMISE)
+    return table.at[unsigned(seg)].get(mode=PROMISE)
 
 
 def materialise(per_segment: jax.Array) -> jax.Array:
@@ -200,7 +238,7 @@ def materialise(per_segment: jax.Array) -> jax.Array:
     scatter (``S`` updates, sorted unique indices) materialises the array at the cost of
     one pass over the segments, an eighth of the rows for groups of 8.
     """
-    rows = jnp.arange(per_segment.shape[0])
+    rows = jnp.arange(per_segment.shape[0], dtype=jnp.uint32)
     return jnp.zeros_like(per_segment).at[rows].set(per_segment, mode=PROMISE, unique_indices=True,
                                                    indices_are_sorted=True)
 
@@ -210,7 +248,7 @@ def segment_moments(u: jax.Array, seg: jax.Array, num_segments: int, shift: jax.
 
     Args:
         u: [M] float, the values (already in the compute dtype and rescaled).
-        seg: [M] int32 in ``[0, num_segments]``; ``num_segments`` is the bucket of the
+        seg: [M] int (used as uint32) in ``[0, num_segments]``; ``num_segments`` is the bucket of the
             rows that take no part (its statistics are computed and ignored).
         num_segments: static int S.
         shift: [M], for each row the value of some member of its segment (the segment's
@@ -225,13 +263,14 @@ def segment_moments(u: jax.Array, seg: jax.Array, num_segments: int, shift: jax.
     real and imaginary parts of one complex scatter-add (a complex scatter costs about
     as much as a real one on CPU, two real columns twice as much).
     """
+    seg = unsigned(seg)
     d = u - shift
     packed = jax.lax.complex(d, jnp.ones_like(d))
-    z = jax.ops.segment_sum(packed, seg, num_segments + 1, mode=PROMISE)
+    z = jax.ops.segment_sum(packed, seg, buckets(num_segments), mode=PROMISE)
     count = jnp.imag(z)
     offset = jnp.real(z) / jnp.maximum(count, 1.0)
     c = d - take(offset, seg)
-    m2 = jax.ops.segment_sum(c * c, seg, num_segments + 1, mode=PROMISE)
+    m2 = jax.ops.segment_sum(c * c, seg, buckets(num_segments), mode=PROMISE)
     return count, c, m2, offset
 
 
@@ -256,8 +295,11 @@ def segment_stats(values: jax.Array, valid: jax.Array, columns: list[jax.Array],
 
 
 def segment_index(u: jax.Array, valid: jax.Array, columns: list[jax.Array], num_segments: int | None = None):
-    """``(seg, S, shift)`` for `segment_moments`: the segment of each row (S for rows
-    that are not valid), the number of segments, and each row's shift.
+    """``(seg, S, shift)`` for `segment_moments`: the segment of each row (uint32; S for rows
+    that are not valid), the number of segments, and each row's shift: the value in ``u``
+    of a member of its segment. ``u`` may be the values before an exact power-of-two
+    rescaling (then multiply the shift by the scale): the shift is a member either way,
+    and the scatter then reads the values as they are, without a rescaled copy.
 
     - Dense ids (``num_segments`` given): ``S = num_segments``, the ids are the segments,
       shift = the group's maximum (a scatter-max; rows outside the range go to bucket S).
@@ -273,12 +315,12 @@ def segment_index(u: jax.Array, valid: jax.Array, columns: list[jax.Array], num_
     if num_segments is not None:
         (ids,) = columns
         ok = ok & (ids >= 0) & (ids < num_segments)
-        seg = jnp.where(ok, ids, num_segments).astype(jnp.int32)
-        top = jax.ops.segment_max(u, seg, num_segments + 1, mode=PROMISE)
+        seg = unsigned(jnp.where(ok, ids, num_segments))
+        top = jax.ops.segment_max(u, seg, buckets(num_segments), mode=PROMISE)
         return seg, num_segments, take(top, seg)
 
     def hashed():
-        seg = segment_ids(list(columns), ok)  # not valid: M
+        seg = unsigned(segment_ids(list(columns), ok))  # not valid: M
         return seg, u.at[seg].get(mode="clip")
 
     if len(columns) != 1 or jnp.dtype(columns[0].dtype).itemsize > 4 or m == 0:
@@ -292,8 +334,8 @@ def segment_index(u: jax.Array, valid: jax.Array, columns: list[jax.Array], num_
     narrow = hi.astype(jnp.uint32) - lo.astype(jnp.uint32) < np.uint32(m)  # exact span, mod 2^32
 
     def offset():
-        seg = jnp.where(ok, ids - lo, m)
-        top = jax.ops.segment_max(u, seg, m + 1, mode=PROMISE)
+        seg = unsigned(jnp.where(ok, ids - lo, m))
+        top = jax.ops.segment_max(u, seg, buckets(m), mode=PROMISE)
         return seg, take(top, seg)
 
     return _with_size(jax.lax.cond(narrow, offset, hashed), m)

@@ -132,3 +132,42 @@ def test_materialise_is_the_identity(dtype):
         got = np.asarray(fn(jnp.asarray(x)))
         assert got.dtype == x.dtype
         np.testing.assert_array_equal(got, x)
+
+
+def test_buckets_pad_to_a_multiple_of_128_past_the_extra_bucket():
+    for n in (0, 1, 126, 127, 128, 255, 8192, 65536):
+        b = _segments.buckets(n)
+        assert b % 128 == 0 and n + 1 <= b < n + 129, (n, b)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32])
+def test_take_matches_numpy_indexing(dtype):
+    table = np.random.default_rng(1).normal(size=300).astype(np.float32)
+    seg = np.random.default_rng(2).integers(0, 300, 1000).astype(dtype)
+    for fn in (_segments.take, jax.jit(_segments.take)):
+        np.testing.assert_array_equal(np.asarray(fn(jnp.asarray(table), jnp.asarray(seg))), table[seg])
+
+
+@pytest.mark.parametrize("num_segments", [None, 9])
+def test_segment_index_shift_is_a_member_of_the_raw_values(num_segments):
+    # The group functions take the shift from the raw values and rescale it per row, so
+    # it must be the raw value of a member of the row's own segment: the maximum with
+    # dense ids (num_segments, and the narrow branch), the first row when hashed.
+    rng = np.random.default_rng(4)
+    m = 500
+    values = (rng.normal(size=m) * 1e30).astype(np.float32)
+    valid = rng.random(m) < 0.8
+    for ids in (rng.integers(0, 9, m), rng.integers(-2**31, 2**31 - 1, 9)[rng.integers(0, 9, m)]):
+        if num_segments is not None and ids.max() >= num_segments:
+            continue
+        ids = ids.astype(np.int32)
+        seg, size, shift = jax.jit(_segments.segment_index, static_argnums=3)(
+            jnp.asarray(values), jnp.asarray(valid), [jnp.asarray(ids)], num_segments)
+        seg, shift = np.asarray(seg), np.asarray(shift)
+        assert seg.dtype == np.uint32
+        np.testing.assert_array_equal(seg < size, valid)
+        narrow = num_segments is not None or np.ptp(ids[valid].astype(np.int64)) < m
+        for g in np.unique(ids[valid]):
+            rows = valid & (ids == g)
+            want = values[rows].max() if narrow else values[np.flatnonzero(rows)[0]]
+            np.testing.assert_array_equal(shift[rows], want)

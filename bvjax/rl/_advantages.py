@@ -137,7 +137,7 @@ def _group_advantages(rewards, group_ids, mask, num_groups, implementation, **fa
     out_dtype = _numerics.compute_dtype(rewards)
     if rewards.size == 0:  # no entries (G = 0 or P = 0): no advantages
         return jnp.zeros(rewards.shape, out_dtype)
-    r = rewards.astype(out_dtype)
+    r = jnp.asarray(rewards).astype(out_dtype)
     if group_ids is None:  # dense [P, G]: one power-of-two scale per row
         scale, inv = pow2_scale(r, None if mask is None else valid, axis=1)
         if _dispatch.uses_kernel(impl):
@@ -158,10 +158,14 @@ def _group_advantages(rewards, group_ids, mask, num_groups, implementation, **fa
         f, g = group_factors(count, m2, centred, scale, inv, **factors)
         adv = centred * f + r * g
     else:  # XLA: segment ids (hashed, or the dense ids given), then two scatter-adds
+        # the member shift comes from the raw rewards (a power-of-two rescaling is exact
+        # and monotone, so it is still a member once rescaled), and validity from the
+        # segments: every pass then reads the rewards and one index array (see _segments)
+        seg, size, shift = _segments.segment_index(r, valid, [group_ids], num_groups)
+        valid = seg < size
         scale, inv = pow2_scale(r, valid)
         u = r * scale
-        seg, size, shift = _segments.segment_index(u, valid, [group_ids], num_groups)
-        count, centred, m2, offset = _segments.segment_moments(u, seg, size, shift)
+        count, centred, m2, offset = _segments.segment_moments(u, seg, size, shift * scale)
         f, g = group_factors(count, m2, offset, scale, inv, **factors)
         if 4 * (size + 1) <= r.shape[0]:  # few groups: the factors once per group, one real gather
             h = _segments.take(_segments.materialise(signed_factor(count, f, g)), seg)

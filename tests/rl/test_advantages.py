@@ -276,10 +276,16 @@ def test_64_bit_group_ids_are_not_truncated():
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_num_groups_fast_path_matches_numpy(jit):
-    """Dense ids with num_groups skip the sort; out-of-range ids count as masked."""
+@pytest.mark.parametrize("n,groups", [(200, 12), (1200, 127), (1200, 128), (300, 127)])
+def test_num_groups_fast_path_matches_numpy(jit, n, groups):
+    """Dense ids with num_groups skip the sort; out-of-range ids count as masked.
+
+    127 and 128 groups sit on either side of the per-group arrays' padding to a multiple
+    of 128 (the bucket of the rows that take no part is then the last or the first padded
+    one); 1200 rows take the branch that computes the factors once per group, 300 the one
+    that gathers them per row.
+    """
     rng = np.random.default_rng(3)
-    n, groups = 200, 12
     gid = rng.integers(-2, groups + 2, n).astype(np.int32)  # some ids out of [0, groups)
     r = rng.normal(size=n).astype(np.float32) * 3.0 + 10.0
     mask = rng.random(n) < 0.9
