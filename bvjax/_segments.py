@@ -314,7 +314,7 @@ def segment_index(u: jax.Array, valid: jax.Array, columns: list[jax.Array], num_
     ok = valid.astype(bool)
     if num_segments is not None:
         (ids,) = columns
-        ok = ok & (ids >= 0) & (ids < num_segments)
+        ok = ok & (unsigned(ids) < num_segments)  # one comparison: negative ids wrap above the range
         seg = unsigned(jnp.where(ok, ids, num_segments))
         top = jax.ops.segment_max(u, seg, buckets(num_segments), mode=PROMISE)
         return seg, num_segments, take(top, seg)
