@@ -60,7 +60,7 @@ maximum from the integer bits (slower), the max shift's corrected sums (``sum d`
 to run side by side (no faster), and for ``[P, G]`` rows as ``G`` unrolled columns (one
 fusion, but 0.27 s to compile at ``G = 8`` and 11.5 s at ``G = 64``).
 
-Three more costs of that kind, found in the same profile and removed:
+Four more costs of that kind, found in the same profile and removed:
 
 - XLA:CPU splits an elementwise loop it deems costly (a division, a square root) into
   one partition per thread and vectorises a partition only when its length is a multiple
@@ -76,9 +76,16 @@ Three more costs of that kind, found in the same profile and removed:
   as they are, and the rows' validity is read back from them (``seg < S``), so the
   passes read the rewards and one index array.
 
-Together (same machine, interleaved, medians): the dense-ids path went from ~0.90-0.95x
-of ``guarded`` to ~0.80-0.85x, i.e. ~1.25-1.3x the plain program at 64k; the
-per-fusion time of the shuffled-ids path fell by ~10%.
+- Checking the id range twice (in the caller and here) added two redundant predicates
+  to the final pass, enough for XLA:CPU's cost model to split it over two threads, which
+  at 4k rows costs more than it saves (1.6-1.8x the plain program, against ~1.05x).
+
+Together, in ``launch/bench_advantages.py`` (three runs): with dense ids the path is
+0.79-0.87x of ``guarded`` at 64k, i.e. 1.14-1.23x the plain program (was 1.20-1.37x),
+0.78-1.00x at 4k and 1.27-1.35x at 1M; the summed per-fusion time of the shuffled-ids
+path fell by ~10%. Tried and not kept: rescaling the shift in the gathered table so the
+centred values need no materialised difference (no faster), and computing the factors
+once per bucket with a segment per row (``S = M``; 1.8x against 1.5x the plain program).
 
 Compile time: ``jnp.frexp`` and ``jnp.ldexp`` were 136 of the 236 jaxpr equations of the
 dense ``[P, G]`` path; the scale now comes from the float's bits (`bvjax._numerics.frexp_exponent`,
