@@ -75,7 +75,6 @@ Four more costs of that kind, found in the same profile and removed:
   index array of every scatter; segment indices are uint32 (`unsigned`), which jnp uses
   as they are, and the rows' validity is read back from them (``seg < S``), so the
   passes read the rewards and one index array.
-
 - Checking the id range twice (in the caller and here) added two redundant predicates
   to the final pass, enough for XLA:CPU's cost model to split it over two threads, which
   at 4k rows costs more than it saves (1.6-1.8x the plain program, against ~1.05x).
@@ -321,7 +320,9 @@ def segment_index(u: jax.Array, valid: jax.Array, columns: list[jax.Array], num_
     ok = valid.astype(bool)
     if num_segments is not None:
         (ids,) = columns
-        ok = ok & (unsigned(ids) < num_segments)  # one comparison: negative ids wrap above the range
+        # one comparison: negative ids wrap above the range (64-bit ids compared in 64 bits)
+        wide = jnp.uint64 if jnp.dtype(ids.dtype).itemsize > 4 else jnp.uint32
+        ok = ok & (ids.astype(wide) < num_segments)
         seg = unsigned(jnp.where(ok, ids, num_segments))
         top = jax.ops.segment_max(u, seg, buckets(num_segments), mode=PROMISE)
         return seg, num_segments, take(top, seg)

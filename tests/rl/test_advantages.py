@@ -273,6 +273,13 @@ def test_64_bit_group_ids_are_not_truncated():
         out = hgpo_advantages(states, returns, mask, jnp.array([2**40, 2**40 + 2**33], jnp.int64),
                               history_length=0, mode="mean_norm")
         np.testing.assert_allclose(out, np.zeros((2, 2)), atol=1e-6)  # two tasks: no shared cluster
+        # with num_groups, an id that matches a group only in its low 32 bits is out of range
+        # (advantage 0), and a negative one too, not a member of group 7 or 1
+        gid = jnp.array([7, 7 + 2**32, 7, 1, 1 - 2**32, 1], jnp.int64)
+        r6 = jnp.array([1.0, 100.0, 3.0, 2.0, 50.0, 6.0], jnp.float32)
+        for fn in (group_advantages, jax.jit(group_advantages, static_argnames=("normalize", "num_groups"))):
+            out = fn(r6, gid, normalize=False, num_groups=8)
+            np.testing.assert_allclose(out, [-1.0, 0.0, 1.0, -2.0, 0.0, 2.0])
 
 
 @pytest.mark.parametrize("jit", [False, True])
